@@ -1,0 +1,25 @@
+"""Shared fixtures: the real ECG data beside the project, skipped cleanly when absent."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(os.environ.get("SKECG_SHARED_DATA",
+                                  Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def ptbxl_path() -> Path:
+    path = SHARED_DATA / "ptb-xl"
+    if not (path / "ptbxl_database.csv").is_file():
+        pytest.skip(f"shared PTB-XL data not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def challenge_path() -> Path:
+    path = SHARED_DATA / "physionet-challenge-2021"
+    if not path.is_dir():
+        pytest.skip(f"shared PhysioNet challenge data not found at {path}")
+    return path
