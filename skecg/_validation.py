@@ -38,25 +38,37 @@ def check_ecg_array(
     -------
     X : np.ndarray of shape (n_records, n_leads, n_samples), float32
     """
-    if isinstance(X, (list, tuple)):
+    if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{name} is a sparse matrix; sparse input is not supported for ECG "
+                        "signals. Pass a dense array of shape (n_records, n_leads, n_samples).")
+    if isinstance(X, (list, tuple)) or (hasattr(X, "__array__") and not isinstance(X, np.ndarray)
+                                        and not hasattr(X, "detach")):
         X = np.asarray(X)
     if hasattr(X, "detach") and hasattr(X, "cpu"):  # torch tensor
         X = X.detach().cpu().numpy()
     if not isinstance(X, np.ndarray):
         raise TypeError(f"{name} must be an array of shape (n_records, n_leads, n_samples); "
                         f"got {type(X).__name__}.")
+    if X.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} must hold real ECG samples in mV.")
+    if X.dtype.kind == "O":
+        X = X.astype(np.float32)
     if X.dtype.kind not in "fiub":
         raise ValueError(f"{name} must hold numbers (ECG samples in mV); got dtype {X.dtype}.")
+    input_shape = X.shape
     if X.ndim == 2 and allow_2d:
         X = X[:, None, :]
     if X.ndim != 3:
         expected = "3-D (n_records, n_leads, n_samples)" + (" or 2-D" if allow_2d else "")
-        raise ValueError(f"{name} must be {expected}; got an array of shape {X.shape}.")
+        hint = " Reshape your data: one row per record." if X.ndim < 2 else ""
+        raise ValueError(f"{name} must be {expected}; got an array of shape {X.shape}.{hint}")
     if X.shape[0] == 0:
         raise ValueError(f"{name} has 0 records (shape {X.shape}); at least 1 is required.")
     if X.shape[1] == 0 or X.shape[2] < min_samples:
-        raise ValueError(f"{name} must have at least 1 lead and {min_samples} samples per lead; "
-                         f"got shape {X.shape}.")
+        # the wording "0 feature(s) (shape=(n, 0)) while a minimum of" follows scikit-learn
+        raise ValueError(f"Found array with {X.shape[1] * X.shape[2]} feature(s) (shape="
+                         f"{input_shape}) while a minimum of {min_samples} is required: {name} "
+                         f"needs at least 1 lead and {min_samples} samples per lead.")
     if X.dtype != np.float32:
         X = X.astype(np.float32)
     if ensure_finite:
@@ -78,4 +90,5 @@ def check_random_state_seed(random_state) -> int:
         return int(random_state)
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(2**31 - 1))
-    raise ValueError(f"random_state must be None, an int or a np.random.RandomState; got {random_state!r}.")
+    raise ValueError("random_state must be None, an int or a np.random.RandomState; "
+                     f"got {random_state!r}.")

@@ -1,0 +1,120 @@
+"""PTB-XL style splits by stratified fold (``strat_fold`` 1-10)."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import PredefinedSplit
+from sklearn.utils import Bunch
+
+
+def _folds_array(meta_or_folds) -> np.ndarray:
+    if isinstance(meta_or_folds, pd.DataFrame):
+        if "strat_fold" not in meta_or_folds.columns:
+            raise ValueError("meta DataFrame has no 'strat_fold' column; pass the folds "
+                             f"directly or a meta with it (columns: {list(meta_or_folds.columns)})")
+        meta_or_folds = meta_or_folds["strat_fold"]
+    folds = np.asarray(meta_or_folds)
+    if folds.ndim != 1:
+        raise ValueError(f"folds must be 1-D (one fold per record); got shape {folds.shape}")
+    if folds.dtype.kind not in "iu":
+        if folds.dtype.kind != "f" or not np.all(np.isfinite(folds)) or \
+                not np.all(folds == np.round(folds)):
+            raise ValueError(f"folds must be integers (strat_fold); got dtype {folds.dtype}")
+        folds = folds.astype(np.int64)
+    return folds
+
+
+def _fold_set(name: str, folds) -> set[int]:
+    if folds is None:
+        return set()
+    if isinstance(folds, numbers.Integral):
+        folds = (folds,)
+    if not isinstance(folds, Iterable):
+        raise TypeError(f"{name} must be an iterable of fold numbers; got {folds!r}")
+    return {int(f) for f in folds}
+
+
+def ptbxl_split(meta_or_folds, train_folds=range(1, 9), valid_folds=(9,),
+                test_folds=(10,)) -> Bunch:
+    """Indices of the train / validation / test records of the PTB-XL recommended split.
+
+    Parameters
+    ----------
+    meta_or_folds : DataFrame with ``strat_fold`` or array-like of shape (n_records,) of int
+    train_folds, valid_folds, test_folds : iterable of int
+        Folds of each part (default: 1-8 / 9 / 10, as recommended for PTB-XL). They must not
+        overlap; ``valid_folds`` may be empty or None.
+
+    Returns
+    -------
+    Bunch with ``train``, ``valid``, ``test``: np.ndarray of int64 row indices (sorted).
+    """
+    folds = _folds_array(meta_or_folds)
+    parts = {name: _fold_set(name, f) for name, f in (("train_folds", train_folds),
+                                                       ("valid_folds", valid_folds),
+                                                       ("test_folds", test_folds))}
+    names = list(parts)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if parts[a] & parts[b]:
+                raise ValueError(f"{a} and {b} overlap in folds {sorted(parts[a] & parts[b])}")
+    idx = {name: np.flatnonzero(np.isin(folds, sorted(s))).astype(np.int64)
+           for name, s in parts.items()}
+    return Bunch(train=idx["train_folds"], valid=idx["valid_folds"], test=idx["test_folds"])
+
+
+def first_k_folds(folds, k: int) -> np.ndarray:
+    """Indices of records in folds 1..k, for label-efficiency experiments.
+
+    Parameters
+    ----------
+    folds : DataFrame with ``strat_fold`` or array-like of shape (n_records,) of int
+    k : int, >= 1
+        Number of training folds kept (e.g. 1 of the 8 PTB-XL training folds = 1/8 of the
+        labels).
+
+    Returns
+    -------
+    np.ndarray of int64 row indices (sorted).
+    """
+    if not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"k must be an int >= 1; got {k!r}")
+    folds = _folds_array(folds)
+    return np.flatnonzero((folds >= 1) & (folds <= k)).astype(np.int64)
+
+
+def predefined_split(folds, test_folds=(9,)) -> PredefinedSplit:
+    """A :class:`~sklearn.model_selection.PredefinedSplit` with one split per test fold.
+
+    Records in ``test_folds[i]`` form the test part of split ``i``; all others have
+    ``test_fold=-1`` and are always in the training part. Pass only the records meant for model
+    selection (e.g. folds 1-9, keeping fold 10 out) and use the result as ``cv=`` of
+    ``GridSearchCV``.
+
+    Parameters
+    ----------
+    folds : DataFrame with ``strat_fold`` or array-like of shape (n_records,) of int
+    test_folds : int or iterable of int
+
+    Returns
+    -------
+    PredefinedSplit
+    """
+    folds = _folds_array(folds)
+    if isinstance(test_folds, numbers.Integral):
+        test_folds = (test_folds,)
+    test_folds = [int(f) for f in test_folds]
+    if not test_folds or len(set(test_folds)) != len(test_folds):
+        raise ValueError(f"test_folds must be non-empty without duplicates; got {test_folds}")
+    test_fold = np.full(folds.shape, -1, dtype=np.int64)
+    for i, fold in enumerate(test_folds):
+        hit = folds == fold
+        if not hit.any():
+            raise ValueError(f"no record is in test fold {fold}; folds present: "
+                             f"{sorted(set(folds.tolist()))}")
+        test_fold[hit] = i
+    return PredefinedSplit(test_fold)

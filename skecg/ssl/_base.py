@@ -1,0 +1,327 @@
+"""Shared scikit-learn face of the self-supervised encoders: fit, transform, save and load."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Checkpoint, EarlyStopping, LRScheduler, ProgressBar
+from skorch.dataset import ValidSplit
+from torch.optim.lr_scheduler import LambdaLR
+
+from .. import __version__
+from .._validation import check_ecg_array, check_random_state_seed
+from ..augment import make_augmentation
+from ..preprocessing import sliding_windows
+from ._training import PRECISIONS, ModuleHooks, SSLModule, SSLNet, WarmupCosine
+
+MODEL_FORMAT = "skecg-encoder"
+MODEL_FORMAT_VERSION = 1
+OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+AGGREGATIONS = ("mean", "max", None)
+
+
+def resolve_device(device: str) -> str:
+    """Map ``"auto"`` to ``"cuda"`` when a GPU is present, else ``"cpu"``; check the others."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        kind = None
+    if kind not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be 'cpu', 'cuda[:N]', 'mps' or 'auto'; got {device!r}.")
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available here; "
+                         "use device='cpu' or 'auto'.")
+    return device
+
+
+class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base of the self-supervised encoders. Subclasses define ``__init__`` and ``_build_module``.
+
+    Common parameters (documented in each subclass): ``crop_length``, ``window``, ``stride``,
+    ``aggregate``, ``augmentations``, ``fs``, ``batch_size``, ``max_epochs``, ``optimizer``,
+    ``lr``, ``weight_decay``, ``warmup_epochs``, ``lr_schedule``, ``validation_fraction``,
+    ``early_stopping_patience``, ``checkpoint_dir``, ``warm_start``, ``transform_batch_size``,
+    ``precision``, ``device``, ``random_state``, ``verbose``.
+    """
+
+    def _build_module(self, n_leads: int) -> SSLModule:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ fitting
+    def _check_params(self) -> None:
+        if self.aggregate not in AGGREGATIONS:
+            raise ValueError(f"aggregate must be one of {AGGREGATIONS}; got {self.aggregate!r}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}; "
+                             f"got {self.optimizer!r}.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be 32, 'bf16' or 'fp16'; got {self.precision!r}.")
+        if self.lr_schedule not in ("cosine", None):
+            raise ValueError(f"lr_schedule must be 'cosine' or None; got {self.lr_schedule!r}.")
+        for name in ("batch_size", "max_epochs", "window", "stride", "transform_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}.")
+        vf = self.validation_fraction
+        if vf is not None and not 0 < vf < 1:
+            raise ValueError(f"validation_fraction must be None or in (0, 1); got {vf!r}.")
+
+    def _make_net(self, n_records: int, n_leads: int, device: str, seed: int) -> SSLNet:
+        n_train = n_records if self.validation_fraction is None else math.floor(
+            n_records * (1 - self.validation_fraction))
+        drop_last = n_train > self.batch_size  # avoids a last batch of 1 (BatchNorm cannot train)
+        steps_per_epoch = max(1, n_train // self.batch_size if drop_last else 1)
+        total_steps = steps_per_epoch * self.max_epochs
+        callbacks = [("module_hooks", ModuleHooks(total_steps))]
+        if self.lr_schedule is not None or self.warmup_epochs:
+            schedule = WarmupCosine(total_steps, self.warmup_epochs * steps_per_epoch,
+                                    cosine=self.lr_schedule == "cosine")
+            callbacks.append(("lr_schedule", LRScheduler(LambdaLR, lr_lambda=schedule,
+                                                         step_every="batch")))
+        monitor = "valid_loss" if self.validation_fraction else "train_loss"
+        if self.early_stopping_patience is not None:
+            callbacks.append(("early_stopping", EarlyStopping(
+                monitor=monitor, patience=self.early_stopping_patience, load_best=True)))
+        if self.checkpoint_dir is not None:
+            callbacks.append(("checkpoint", Checkpoint(monitor=f"{monitor}_best",
+                                                       dirname=str(self.checkpoint_dir))))
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        train_split = None
+        if self.validation_fraction:
+            train_split = ValidSplit(self.validation_fraction, stratified=False, random_state=seed)
+        return SSLNet(
+            module=self._build_module(n_leads),
+            criterion=torch.nn.Identity,  # unused: the module computes its own loss
+            optimizer=OPTIMIZERS[self.optimizer],
+            lr=self.lr,
+            optimizer__weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            train_split=train_split,
+            iterator_train__shuffle=True,
+            iterator_train__drop_last=drop_last,
+            callbacks=callbacks,
+            device=device,
+            verbose=int(bool(self.verbose)),
+            crop_length=self.crop_length,
+            augment=make_augmentation(self.augmentations, fs=self.fs),
+            precision=self.precision,
+            seed=seed,
+        )
+
+    def fit(self, X, y=None):
+        """Pretrain the encoder on unlabelled ECG.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_records, n_leads, n_samples)
+            ECG in mV (an ``np.memmap`` is read batch by batch, never copied whole).
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        X = check_ecg_array(X, name="X")
+        if len(X) < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 records to train (BatchNorm "
+                             f"and contrastive losses); got {len(X)} sample.")
+        if self.crop_length is not None and X.shape[2] < self.crop_length:
+            raise ValueError(f"X has {X.shape[2]} samples per lead, fewer than "
+                             f"crop_length={self.crop_length}.")
+        if self.warm_start and hasattr(self, "net_"):
+            self._check_leads(X)
+            with torch.random.fork_rng(devices=self._rng_devices()):
+                self.net_.partial_fit(X)
+        else:
+            self.device_ = resolve_device(self.device)
+            seed = check_random_state_seed(self.random_state)
+            with torch.random.fork_rng(devices=self._rng_devices()):
+                torch.manual_seed(seed)
+                self.net_ = self._make_net(len(X), X.shape[1], self.device_, seed)
+                self.net_.fit(X)
+            self.n_leads_in_ = X.shape[1]
+        self.module_ = self.net_.module_
+        self.history_ = self.net_.history
+        return self
+
+    def partial_fit(self, X, y=None):
+        """Continue pretraining for ``max_epochs`` more epochs (start one if not fitted)."""
+        if not hasattr(self, "net_"):
+            return self.fit(X)
+        X = check_ecg_array(X, name="X")
+        self._check_leads(X)
+        self.net_.partial_fit(X)
+        return self
+
+    def _rng_devices(self) -> list:
+        return [torch.cuda.current_device()] if torch.cuda.is_available() else []
+
+    # --------------------------------------------------------------- embedding
+    def _check_leads(self, X: np.ndarray) -> None:
+        if X.shape[1] != self.n_leads_in_:
+            raise ValueError(f"X has {X.shape[1]} leads, but {type(self).__name__} was fitted on "
+                             f"{self.n_leads_in_} leads.")
+
+    def transform_windows(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Embed each sliding window of each record.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_records, n_leads, n_samples)
+
+        Returns
+        -------
+        embeddings : np.ndarray of shape (n_records * n_windows, n_features_out), float32
+        record_index : np.ndarray of shape (n_records * n_windows,), int64
+        """
+        check_is_fitted(self, "module_")
+        X = check_ecg_array(X, name="X")
+        self._check_leads(X)
+        if X.shape[2] < self.window:
+            raise ValueError(f"X has {X.shape[2]} samples per lead, fewer than the embedding "
+                             f"window={self.window}.")
+        n_windows = len(sliding_windows(X[:1], self.window, self.stride)[1])
+        records_per_batch = max(1, self.transform_batch_size // n_windows)
+        dtype = PRECISIONS[self.precision]
+        device = self.net_.device
+        module = self.module_
+        was_training = module.training
+        module.eval()
+        out = np.empty((len(X) * n_windows, self._n_features_out), dtype=np.float32)
+        try:
+            with torch.inference_mode(), torch.autocast(torch.device(device).type, dtype=dtype,
+                                                        enabled=dtype is not None):
+                for start in range(0, len(X), records_per_batch):
+                    batch = torch.as_tensor(np.array(X[start:start + records_per_batch]),
+                                            device=device)
+                    windows, _ = sliding_windows(batch, self.window, self.stride)
+                    emb = module.embed(windows).float().cpu().numpy()
+                    out[start * n_windows:start * n_windows + len(emb)] = emb
+        finally:
+            module.train(was_training)
+        return out, np.repeat(np.arange(len(X), dtype=np.int64), n_windows)
+
+    def transform(self, X) -> np.ndarray:
+        """Embed records: window embeddings averaged (``aggregate``) per record.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_records, n_leads, n_samples)
+
+        Returns
+        -------
+        embeddings : np.ndarray of shape (n_records, n_features_out), float32
+            With ``aggregate=None``: shape (n_records * n_windows, n_features_out), one row per
+            window in record-major order (see :meth:`transform_windows` for the record index).
+        """
+        embeddings, record_index = self.transform_windows(X)
+        if self.aggregate is None:
+            return embeddings
+        per_record = embeddings.reshape(record_index[-1] + 1, -1, embeddings.shape[1])
+        if self.aggregate == "max":
+            return per_record.max(axis=1)
+        return per_record.mean(axis=1)
+
+    @property
+    def _n_features_out(self) -> int:
+        return int(self.module_.backbone.out_features)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = self.device != "cpu"
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Save config, weights and skecg version to ``path`` (atomically).
+
+        The file holds only tensors and plain Python values, so :meth:`load` opens it with
+        ``torch.load(weights_only=True)``: loading never runs code from the file.
+        """
+        check_is_fitted(self, "module_")
+        params = self.get_params(deep=False)
+        for name, value in params.items():
+            if not _is_plain(value):
+                raise ValueError(f"Cannot save parameter {name}={value!r}: only plain values "
+                                 "(numbers, strings, lists of names) are stored. Pass "
+                                 "augmentations by name to make the model savable.")
+        payload = {
+            "format": MODEL_FORMAT,
+            "format_version": MODEL_FORMAT_VERSION,
+            "skecg_version": __version__,
+            "estimator": type(self).__name__,
+            "params": params,
+            "fitted": {"n_leads_in_": int(self.n_leads_in_)},
+            "state_dict": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
+        }
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.save(payload, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | None = None):
+        """Load an encoder written by :meth:`save`; ``device`` overrides the saved device."""
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+            raise ValueError(f"{path} is not a skecg encoder file.")
+        if payload["format_version"] > MODEL_FORMAT_VERSION:
+            raise ValueError(f"{path} has format version {payload['format_version']}; this skecg "
+                             f"({__version__}) reads up to {MODEL_FORMAT_VERSION}. Upgrade skecg.")
+        estimator_cls = _ENCODERS.get(payload["estimator"]) if cls is BaseSSLEncoder else cls
+        if estimator_cls is None or estimator_cls.__name__ != payload["estimator"]:
+            raise ValueError(f"{path} holds a {payload['estimator']}, not a {cls.__name__}.")
+        params = dict(payload["params"])
+        if device is not None:
+            params["device"] = device
+        est = estimator_cls(**params)
+        est.device_ = resolve_device(est.device)
+        est.n_leads_in_ = payload["fitted"]["n_leads_in_"]
+        net = est._make_net(1, est.n_leads_in_, est.device_, 0)
+        net.initialize()
+        net.module_.load_state_dict(payload["state_dict"])
+        est.net_, est.module_, est.history_ = net, net.module_, net.history
+        return est
+
+
+_ENCODERS: dict[str, type] = {}
+
+
+def register_encoder(cls: type) -> type:
+    """Class decorator: make ``BaseSSLEncoder.load`` able to rebuild ``cls``."""
+    _ENCODERS[cls.__name__] = cls
+    return cls
+
+
+def store_params(estimator, init_locals: dict) -> None:
+    """Store ``__init__``'s arguments unchanged as attributes (the scikit-learn contract)."""
+    for name, value in init_locals.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
+def _is_plain(value) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    return False

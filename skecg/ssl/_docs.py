@@ -1,0 +1,59 @@
+"""Parameter documentation shared by the four encoders (numpydoc fragment)."""
+
+COMMON_PARAMS_DOC = """\
+    crop_length : int or None
+        Samples of the random crop taken from each record at each training step (None: the
+        whole record).
+    window, stride : int, default=250, 125
+        Sliding windows (in samples; 2.5 s and 1.25 s at 100 Hz) embedded by ``transform``.
+    aggregate : {"mean", "max", None}, default="mean"
+        How window embeddings are pooled per record; None returns one row per window.
+    augmentations : list of str or augmentation objects, or None
+        Batched augmentations from :mod:`skecg.augment`, by name or instance.
+    fs : float, default=100
+        Sampling rate of ``X`` in Hz (used by rate-dependent augmentations).
+    batch_size : int
+        Records per training step.
+    max_epochs : int
+        Training epochs (one random crop per record per epoch).
+    optimizer : {"adamw", "adam", "sgd"}
+    lr : float
+        Peak learning rate.
+    weight_decay : float
+        Weight decay of weights (biases and BatchNorm parameters get none).
+    warmup_epochs : int, default=0
+        Epochs of linear learning-rate warm-up.
+    lr_schedule : {"cosine", None}
+        Cosine decay to 0 after the warm-up, or a constant rate.
+    validation_fraction : float or None, default=None
+        Fraction of records held out to report ``valid_loss`` each epoch.
+    early_stopping_patience : int or None, default=None
+        Stop when the (validation, else training) loss has not improved for this many epochs
+        and restore the best weights.
+    checkpoint_dir : str or None, default=None
+        Folder where skorch writes a checkpoint whenever the monitored loss improves.
+    warm_start : bool, default=False
+        If True, a second ``fit`` continues training the fitted network.
+    transform_batch_size : int, default=256
+        Windows per forward pass in ``transform``.
+    precision : {32, "bf16", "fp16"}, default=32
+        Autocast dtype for the forward passes (fp16 uses a gradient scaler; for GPUs).
+    device : {"cpu", "cuda", "auto"} or str, default="cpu"
+    random_state : int, RandomState or None, default=None
+        Seeds weights, shuffling, crops and augmentations; the global torch RNG is left as it was.
+    verbose : int, default=0
+        Print skorch's epoch log and a progress bar.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained method module; ``module_.backbone`` is the encoder network.
+    net_ : skorch.NeuralNet
+        The skorch net that trained it.
+    history_ : skorch.History
+        Per-epoch losses and timings.
+    n_leads_in_ : int
+        Number of leads seen in ``fit``.
+    device_ : str
+        The device used.
+"""

@@ -1,0 +1,519 @@
+"""Self-supervised losses of the paper: CPC's InfoNCE, SimCLR's NT-Xent, BYOL and SwAV.
+
+Each loss is a functional form plus a small ``nn.Module`` carrying the paper's defaults.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "BYOLLoss",
+    "InfoNCELoss",
+    "NTXentLoss",
+    "SwAVLoss",
+    "byol_loss",
+    "cpc_loss_inputs",
+    "info_nce_accuracy",
+    "info_nce_logits",
+    "info_nce_loss",
+    "nt_xent_loss",
+    "sample_negative_indices",
+    "sinkhorn_knopp",
+    "swav_loss",
+]
+
+NegativesMode = Literal["sequence", "batch"]
+
+# Upper bound on the number of elements of the gathered negative vectors (rows * K * D) that
+# "batch" mode materialises at once: 2**24 float32 = 64 MiB per chunk.
+_BATCH_CHUNK_ELEMENTS = 2**24
+
+
+# ----------------------------------------------------------------------------------- InfoNCE
+
+
+def sample_negative_indices(
+    batch: int,
+    n_positions: int,
+    n_negatives: int,
+    generator: torch.Generator | None = None,
+    mode: NegativesMode = "sequence",
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """Draw negative indices uniformly (with replacement), never the positive itself.
+
+    Parameters
+    ----------
+    batch : int
+        Number of sequences B.
+    n_positions : int
+        Number of predicted positions P per sequence.
+    n_negatives : int
+        Number of negatives K per position.
+    generator : torch.Generator, optional
+        Source of randomness; indices are drawn on its device.
+    mode : {"sequence", "batch"}
+        "sequence": indices into the same sequence's P positions, excluding ``t``.
+        "batch": flat indices into all ``B * P`` targets (``b * P + t``), excluding ``(b, t)``.
+    device : torch.device or str, optional
+        Device of the returned tensor (default: the generator's device, else CPU).
+
+    Returns
+    -------
+    Tensor of shape (batch, n_positions, n_negatives), int64
+    """
+    if mode == "sequence":
+        n_candidates = n_positions
+    elif mode == "batch":
+        n_candidates = batch * n_positions
+    else:
+        raise ValueError(f"mode must be 'sequence' or 'batch', got {mode!r}")
+    if n_candidates < 2:
+        raise ValueError(f"need at least 2 candidate targets for negatives, got {n_candidates}")
+    draw_device = generator.device if generator is not None else device
+    # sample among the n - 1 others, then skip over the positive's own index
+    idx = torch.randint(0, n_candidates - 1, (batch, n_positions, n_negatives),
+                        generator=generator, device=draw_device)
+    own = torch.arange(n_positions, device=idx.device).view(1, n_positions, 1)
+    if mode == "batch":
+        own = own + n_positions * torch.arange(batch, device=idx.device).view(batch, 1, 1)
+    idx = idx + (idx >= own).long()
+    return idx if device is None else idx.to(device)
+
+
+def _sampled_dot_forward(predictions: Tensor, targets: Tensor, indices: Tensor) -> Tensor:
+    """``out[n, k] = predictions[n] . targets[indices[n, k]]``, gathering a chunk at a time."""
+    n_rows, k = indices.shape
+    dim = predictions.shape[1]
+    rows_per_chunk = max(1, _BATCH_CHUNK_ELEMENTS // max(1, k * dim))
+    chunks = []
+    for start in range(0, n_rows, rows_per_chunk):
+        idx = indices[start:start + rows_per_chunk]
+        gathered = targets.index_select(0, idx.reshape(-1)).view(*idx.shape, dim)
+        chunks.append(torch.bmm(gathered, predictions[start:start + rows_per_chunk, :, None]))
+    return torch.cat(chunks).squeeze(-1)
+
+
+class _SampledDot(torch.autograd.Function):
+    """Dot products of each prediction with its sampled targets, for "batch" negatives.
+
+    Autograd through a gather would keep the gathered negatives, (N, K, D): 8 GiB at the paper's
+    size (N = 32 * 988, K = 128, D = 512), and a (N, N) score matrix is 4 GiB and ~40x the
+    flops. Here the forward gathers chunk by chunk (at most ``_BATCH_CHUNK_ELEMENTS`` elements
+    at once) and keeps only the inputs; the backward needs no gather: the prediction gradient is
+    a weighted bag-sum of targets (``embedding_bag``) and the target gradient a sparse (N, N)
+    matrix with N * K entries times the predictions.
+    """
+
+    @staticmethod
+    def forward(ctx, predictions: Tensor, targets: Tensor, indices: Tensor) -> Tensor:
+        ctx.save_for_backward(predictions, targets, indices)
+        return _sampled_dot_forward(predictions, targets, indices)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+        predictions, targets, indices = ctx.saved_tensors
+        grad_predictions = grad_targets = None
+        if ctx.needs_input_grad[0]:
+            grad_predictions = F.embedding_bag(
+                indices, targets, per_sample_weights=grad.to(targets.dtype), mode="sum"
+            ).to(predictions.dtype)
+        if ctx.needs_input_grad[1]:
+            n_rows, k = indices.shape
+            owners = torch.arange(n_rows, device=indices.device).repeat_interleave(k)
+            sparse = torch.sparse_coo_tensor(
+                torch.stack([indices.reshape(-1), owners]), grad.reshape(-1).float(),
+                (targets.shape[0], n_rows), check_invariants=False,
+            )
+            grad_targets = torch.sparse.mm(sparse, predictions.float()).to(targets.dtype)
+        return grad_predictions, grad_targets, None
+
+
+def info_nce_logits(
+    predictions: Tensor,
+    targets: Tensor,
+    negative_indices: Tensor,
+    negatives: NegativesMode = "sequence",
+) -> Tensor:
+    """Logits of the InfoNCE classification: the positive first, then the negatives.
+
+    Parameters
+    ----------
+    predictions : Tensor of shape (batch, P, D)
+        Predicted tokens.
+    targets : Tensor of shape (batch, P, D)
+        ``targets[:, t]`` is the positive for ``predictions[:, t]``.
+    negative_indices : Tensor of shape (batch, P, K), int64
+        From :func:`sample_negative_indices` with the same ``negatives`` mode.
+    negatives : {"sequence", "batch"}
+        Whether the indices point into the same sequence or into all ``batch * P`` targets.
+
+    Returns
+    -------
+    Tensor of shape (batch, P, 1 + K)
+        Plain dot products (no temperature); column 0 is the positive.
+    """
+    if predictions.shape != targets.shape or predictions.ndim != 3:
+        raise ValueError(
+            "predictions and targets must both have shape (batch, P, D), got "
+            f"{tuple(predictions.shape)} and {tuple(targets.shape)}"
+        )
+    batch, n_positions, dim = predictions.shape
+    if negative_indices.shape[:2] != (batch, n_positions):
+        raise ValueError(
+            f"negative_indices must have shape ({batch}, {n_positions}, K), "
+            f"got {tuple(negative_indices.shape)}"
+        )
+    negative_indices = negative_indices.to(predictions.device)
+    if negatives == "sequence":
+        # (B, P, P) scores: 125 MB at the paper's size, cheaper than gathering (B, P, K, D)
+        scores = predictions @ targets.transpose(1, 2)
+        positive = scores.diagonal(dim1=1, dim2=2).unsqueeze(-1)
+        negative = scores.gather(2, negative_indices)
+    elif negatives == "batch":
+        positive = (predictions * targets).sum(-1, keepdim=True)
+        negative = _SampledDot.apply(
+            predictions.reshape(-1, dim), targets.reshape(-1, dim).to(predictions.dtype),
+            negative_indices.reshape(batch * n_positions, -1),
+        ).view(batch, n_positions, -1)
+    else:
+        raise ValueError(f"negatives must be 'sequence' or 'batch', got {negatives!r}")
+    return torch.cat([positive, negative], dim=-1)
+
+
+def info_nce_accuracy(logits: Tensor) -> Tensor:
+    """Fraction of positions whose positive has the highest logit.
+
+    Parameters
+    ----------
+    logits : Tensor of shape (..., 1 + K)
+        From :func:`info_nce_logits`.
+
+    Returns
+    -------
+    Tensor of shape ()
+    """
+    return (logits.detach().argmax(dim=-1) == 0).float().mean()
+
+
+def info_nce_loss(
+    predictions: Tensor,
+    targets: Tensor,
+    n_negatives: int = 128,
+    negatives: NegativesMode = "sequence",
+    generator: torch.Generator | None = None,
+    negative_indices: Tensor | None = None,
+) -> Tensor:
+    """InfoNCE loss of CPC: cross-entropy of the positive against sampled negatives.
+
+    Parameters
+    ----------
+    predictions : Tensor of shape (batch, P, D)
+    targets : Tensor of shape (batch, P, D)
+        ``targets[:, t]`` is the positive for ``predictions[:, t]``.
+    n_negatives : int
+        Negatives per position (ignored when ``negative_indices`` is given).
+    negatives : {"sequence", "batch"}
+        Draw negatives from the same sequence or from the whole batch.
+    generator : torch.Generator, optional
+        Source of randomness for the negatives.
+    negative_indices : Tensor of shape (batch, P, K), optional
+        Precomputed indices from :func:`sample_negative_indices`.
+
+    Returns
+    -------
+    Tensor of shape ()
+        Mean over all ``batch * P`` positions.
+    """
+    if negative_indices is None:
+        negative_indices = sample_negative_indices(
+            predictions.shape[0], predictions.shape[1], n_negatives, generator=generator,
+            mode=negatives, device=predictions.device,
+        )
+    logits = info_nce_logits(predictions, targets, negative_indices, negatives)
+    flat = logits.reshape(-1, logits.shape[-1])
+    return F.cross_entropy(flat, flat.new_zeros(flat.shape[0], dtype=torch.long))
+
+
+class InfoNCELoss(nn.Module):
+    """InfoNCE with uniformly sampled negatives, as in the paper's CPC.
+
+    Parameters
+    ----------
+    n_negatives : int
+        Negatives per position (paper: 128).
+    negatives : {"sequence", "batch"}
+        Draw negatives from the same sequence (paper) or from the whole batch.
+    """
+
+    def __init__(self, n_negatives: int = 128, negatives: NegativesMode = "sequence") -> None:
+        super().__init__()
+        if negatives not in ("sequence", "batch"):
+            raise ValueError(f"negatives must be 'sequence' or 'batch', got {negatives!r}")
+        self.n_negatives = n_negatives
+        self.negatives = negatives
+
+    def logits(
+        self, predictions: Tensor, targets: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Sample negatives and return the ``(batch, P, 1 + n_negatives)`` logits."""
+        idx = sample_negative_indices(
+            predictions.shape[0], predictions.shape[1], self.n_negatives, generator=generator,
+            mode=self.negatives, device=predictions.device,
+        )
+        return info_nce_logits(predictions, targets, idx, self.negatives)
+
+    def forward(
+        self, predictions: Tensor, targets: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Loss for ``(batch, P, D)`` predictions and targets; a scalar tensor."""
+        return info_nce_loss(predictions, targets, self.n_negatives, self.negatives, generator)
+
+
+def cpc_loss_inputs(
+    context: Tensor, tokens: Tensor, predictor: Callable[[Tensor], Tensor], steps: int = 12
+) -> tuple[Tensor, Tensor]:
+    """Pair the prediction from context ``t`` with the token ``t + steps`` (single horizon).
+
+    Parameters
+    ----------
+    context : Tensor of shape (batch, T, context_width)
+        Context network outputs.
+    tokens : Tensor of shape (batch, T, encoder_width)
+        Encoder outputs.
+    predictor : callable
+        Maps ``(batch, T - steps, context_width)`` to ``(batch, T - steps, encoder_width)``
+        (the paper: a linear map without bias).
+    steps : int
+        Prediction horizon in tokens (paper: 12).
+
+    Returns
+    -------
+    predictions : Tensor of shape (batch, T - steps, encoder_width)
+    targets : Tensor of shape (batch, T - steps, encoder_width)
+    """
+    if context.shape[:2] != tokens.shape[:2]:
+        raise ValueError(
+            f"context and tokens must share (batch, T), got {tuple(context.shape)} and "
+            f"{tuple(tokens.shape)}"
+        )
+    if not 1 <= steps < context.shape[1]:
+        raise ValueError(f"steps must be in [1, T), got steps={steps} with T={context.shape[1]}")
+    return predictor(context[:, :-steps]), tokens[:, steps:]
+
+
+# ----------------------------------------------------------------------------------- NT-Xent
+
+
+def nt_xent_loss(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
+    """SimCLR's normalised temperature-scaled cross-entropy.
+
+    Parameters
+    ----------
+    z1, z2 : Tensor of shape (batch, d)
+        Projections of two views; row ``i`` of each comes from the same record.
+    temperature : float
+        Softmax temperature (paper: 0.5).
+
+    Returns
+    -------
+    Tensor of shape ()
+        Mean over the ``2 * batch`` anchors of a ``2 * batch - 1``-way classification whose
+        positive is the other view of the same record.
+    """
+    if z1.shape != z2.shape or z1.ndim != 2:
+        raise ValueError(f"z1 and z2 must have equal shape (batch, d), got {tuple(z1.shape)} "
+                         f"and {tuple(z2.shape)}")
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = (z @ z.T) / temperature
+    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=sim.device), float("-inf"))
+    positives = torch.arange(2 * n, device=sim.device).roll(n)
+    return F.cross_entropy(sim, positives)
+
+
+class NTXentLoss(nn.Module):
+    """NT-Xent loss module (see :func:`nt_xent_loss`).
+
+    Parameters
+    ----------
+    temperature : float
+        Softmax temperature (paper: 0.5).
+    """
+
+    def __init__(self, temperature: float = 0.5) -> None:
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+        """Loss for two ``(batch, d)`` projections; a scalar tensor."""
+        return nt_xent_loss(z1, z2, self.temperature)
+
+
+# -------------------------------------------------------------------------------------- BYOL
+
+
+def byol_loss(p: Tensor, z: Tensor) -> Tensor:
+    """BYOL regression loss ``2 - 2 cos(p, z)`` averaged over the batch; no gradient to ``z``.
+
+    Parameters
+    ----------
+    p : Tensor of shape (batch, d)
+        Online predictions.
+    z : Tensor of shape (batch, d)
+        Target projections (detached here); the caller symmetrises over the two views.
+
+    Returns
+    -------
+    Tensor of shape ()
+    """
+    return 2 - 2 * (F.normalize(p, dim=-1) * F.normalize(z.detach(), dim=-1)).sum(-1).mean()
+
+
+class BYOLLoss(nn.Module):
+    """BYOL loss module (see :func:`byol_loss`)."""
+
+    def forward(self, p: Tensor, z: Tensor) -> Tensor:
+        """Loss for ``(batch, d)`` predictions and targets; a scalar tensor."""
+        return byol_loss(p, z)
+
+
+# -------------------------------------------------------------------------------------- SwAV
+
+
+@torch.no_grad()
+def sinkhorn_knopp(scores: Tensor, epsilon: float = 0.05, n_iterations: int = 3) -> Tensor:
+    """Equipartitioned soft assignments of samples to prototypes (SwAV's Sinkhorn-Knopp).
+
+    ``Q = exp(scores / epsilon).T`` is normalised to total 1, then rows (prototypes) and columns
+    (samples) are alternately rescaled to sum to ``1 / K`` and ``1 / B``. The iteration runs in
+    the log domain: the same result as subtracting the maximum before ``exp``, but a prototype
+    whose scores all lie far below the maximum cannot underflow to a zero row (and NaN).
+
+    Parameters
+    ----------
+    scores : Tensor of shape (batch, K)
+        Sample-prototype similarities.
+    epsilon : float
+        Entropic regularisation (paper: 0.05).
+    n_iterations : int
+        Number of row/column normalisation rounds (paper: 3).
+
+    Returns
+    -------
+    Tensor of shape (batch, K)
+        Assignments with each row summing to 1; float32 (float64 for float64 input); no grad.
+    """
+    if scores.ndim != 2:
+        raise ValueError(f"scores must have shape (batch, K), got {tuple(scores.shape)}")
+    if scores.dtype != torch.float64:
+        scores = scores.float()
+    batch, n_prototypes = scores.shape
+    log_q = scores.T / epsilon
+    log_q = log_q - torch.logsumexp(log_q.reshape(-1), dim=0)
+    for _ in range(n_iterations):
+        log_q = log_q - torch.logsumexp(log_q, dim=1, keepdim=True) - math.log(n_prototypes)
+        log_q = log_q - torch.logsumexp(log_q, dim=0, keepdim=True) - math.log(batch)
+    return (log_q.exp() * batch).T
+
+
+def swav_loss(
+    scores: Sequence[Tensor],
+    queue_scores: Sequence[Tensor | None] | Tensor | None = None,
+    temperature: float = 0.1,
+    sinkhorn_epsilon: float = 0.05,
+    sinkhorn_iterations: int = 3,
+    crops_for_assign: Sequence[int] = (0, 1),
+) -> Tensor:
+    """SwAV swapped-prediction loss.
+
+    Parameters
+    ----------
+    scores : sequence of Tensor of shape (batch, K)
+        Prototype scores of each view (same batch, e.g. 2 global + 5 local crops).
+    queue_scores : sequence of Tensor (n_queue, K), or Tensor (n_assign, n_queue, K), optional
+        Scores of queued past samples, one entry per crop in ``crops_for_assign``; they are
+        prepended to that crop's scores for Sinkhorn only, then dropped. ``None`` entries or
+        empty tensors mean no queue.
+    temperature : float
+        Temperature of the predicted distributions (paper: 0.1).
+    sinkhorn_epsilon, sinkhorn_iterations
+        Passed to :func:`sinkhorn_knopp`.
+    crops_for_assign : sequence of int
+        Views whose codes are computed and predicted from every other view.
+
+    Returns
+    -------
+    Tensor of shape ()
+        ``-sum q_i log softmax(scores_v / temperature)`` averaged over samples and over all
+        (assigned crop ``i``, other view ``v``) pairs.
+    """
+    n_views = len(scores)
+    if n_views < 2:
+        raise ValueError(f"SwAV needs at least 2 views, got {n_views}")
+    if not crops_for_assign or any(not 0 <= i < n_views for i in crops_for_assign):
+        raise ValueError(f"crops_for_assign {tuple(crops_for_assign)} invalid for {n_views} views")
+    if queue_scores is not None and len(queue_scores) != len(crops_for_assign):
+        raise ValueError(f"queue_scores needs one entry per assigned crop "
+                         f"({len(crops_for_assign)}), got {len(queue_scores)}")
+    stacked = torch.stack(list(scores))  # (V, B, K)
+    if stacked.dtype in (torch.float16, torch.bfloat16):
+        stacked = stacked.float()
+    batch = stacked.shape[1]
+    log_probs = F.log_softmax(stacked / temperature, dim=-1)
+    total = stacked.new_zeros(())
+    for j, i in enumerate(crops_for_assign):
+        current = stacked[i].detach()
+        queue = None if queue_scores is None else queue_scores[j]
+        if queue is not None and queue.shape[0] > 0:
+            current = torch.cat([queue.detach().to(current), current])
+        q = sinkhorn_knopp(current, sinkhorn_epsilon, sinkhorn_iterations)[-batch:].to(stacked)
+        others = [v for v in range(n_views) if v != i]
+        total = total - (q * log_probs[others]).sum(-1).mean()
+    return total / len(crops_for_assign)
+
+
+class SwAVLoss(nn.Module):
+    """SwAV loss module with the paper's defaults (see :func:`swav_loss`).
+
+    Parameters
+    ----------
+    temperature : float
+        Temperature of the predicted distributions.
+    sinkhorn_epsilon : float
+        Entropic regularisation of Sinkhorn-Knopp.
+    sinkhorn_iterations : int
+        Sinkhorn-Knopp iterations.
+    crops_for_assign : sequence of int
+        Views whose codes are computed.
+    """
+
+    def __init__(
+        self,
+        temperature: float = 0.1,
+        sinkhorn_epsilon: float = 0.05,
+        sinkhorn_iterations: int = 3,
+        crops_for_assign: Sequence[int] = (0, 1),
+    ) -> None:
+        super().__init__()
+        self.temperature = temperature
+        self.sinkhorn_epsilon = sinkhorn_epsilon
+        self.sinkhorn_iterations = sinkhorn_iterations
+        self.crops_for_assign = tuple(crops_for_assign)
+
+    def forward(
+        self,
+        scores: Sequence[Tensor],
+        queue_scores: Sequence[Tensor | None] | Tensor | None = None,
+    ) -> Tensor:
+        """Loss for per-view ``(batch, K)`` prototype scores; a scalar tensor."""
+        return swav_loss(scores, queue_scores, self.temperature, self.sinkhorn_epsilon,
+                         self.sinkhorn_iterations, self.crops_for_assign)
