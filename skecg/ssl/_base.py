@@ -68,9 +68,9 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if self.lr_schedule not in ("cosine", None):
             raise ValueError(f"lr_schedule must be 'cosine' or None; got {self.lr_schedule!r}.")
         for name in ("batch_size", "max_epochs", "window", "stride", "transform_batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}.")
+            value, smallest = getattr(self, name), 0 if name == "max_epochs" else 1
+            if not isinstance(value, (int, np.integer)) or value < smallest:
+                raise ValueError(f"{name} must be an int >= {smallest}; got {value!r}.")
         vf = self.validation_fraction
         if vf is not None and not 0 < vf < 1:
             raise ValueError(f"validation_fraction must be None or in (0, 1); got {vf!r}.")

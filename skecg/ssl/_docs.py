@@ -15,7 +15,8 @@ COMMON_PARAMS_DOC = """\
     batch_size : int
         Records per training step.
     max_epochs : int
-        Training epochs (one random crop per record per epoch).
+        Training epochs (one random crop per record per epoch). ``max_epochs=0`` only
+        initialises the network: the randomly initialised baseline of the same architecture.
     optimizer : {"adamw", "adam", "sgd"}
     lr : float
         Peak learning rate.

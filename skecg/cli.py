@@ -1,0 +1,290 @@
+"""The ``skecg`` console command: quickstart, pretrain, embed, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+
+PTBXL_SUBSET_RECORDS = 500
+SYNTHETIC_BANNER = "\n".join([
+    "=" * 72,
+    " SYNTHETIC DATA: no PTB-XL folder was found or downloaded. The numbers below",
+    " come from simulated ECGs and say nothing about real performance.",
+    "=" * 72,
+])
+
+# Small CPU configurations: minutes on 2 cores for the 500-record PTB-XL subset.
+CPU_PRESETS = {
+    "cpc": dict(encoder_width=128, context_width=128, crop_length=250, batch_size=32, lr=1e-3,
+                max_epochs=15),
+    "simclr": dict(backbone="xresnet1d18", width=32, crop_length=250, batch_size=64, lr=1e-3,
+                   max_epochs=15),
+    "byol": dict(backbone="xresnet1d18", width=32, crop_length=250, batch_size=64, lr=1e-3,
+                 max_epochs=15),
+    "swav": dict(backbone="xresnet1d18", width=32, crop_length=250, batch_size=64, lr=1e-3,
+                 n_prototypes=300, projection_hidden=512, max_epochs=15),
+}
+
+
+class UsageError(Exception):
+    """A problem with the command line or its inputs, reported as one line."""
+
+
+def _say(message: str) -> None:
+    print(f"[skecg {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ------------------------------------------------------------------------------------- data
+def _download_ptbxl_subset(folder: Path, n_records: int) -> Path | None:
+    """Fetch the first ``n_records`` 100 Hz PTB-XL records with wfdb; None when offline."""
+    import wfdb
+
+    files = ["ptbxl_database.csv", "scp_statements.csv"]
+    for ecg_id in range(1, n_records + 1):
+        stem = f"records100/{(ecg_id // 1000) * 1000:05d}/{ecg_id:05d}_lr"
+        files += [f"{stem}.hea", f"{stem}.dat"]
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(15)
+    try:
+        wfdb.dl_files("ptb-xl", str(folder), files)
+    except Exception as exc:  # offline, blocked or partial: fall back to synthetic data
+        _say(f"could not download PTB-XL ({type(exc).__name__}); using synthetic data")
+        return None
+    finally:
+        socket.setdefaulttimeout(previous)
+    return folder
+
+
+def _load_data(args) -> tuple:
+    """Return (data Bunch, description, synthetic flag) following --data/$SKECG_DATA/download."""
+    from .datasets import load_ptbxl, make_synthetic_ecg
+
+    path = args.data or os.environ.get("SKECG_DATA")
+    if not args.synthetic and path is None:
+        cache = Path.home() / ".cache" / "skecg" / "ptb-xl-subset"
+        _say(f"no --data and no $SKECG_DATA: downloading {PTBXL_SUBSET_RECORDS} PTB-XL records "
+             f"to {cache}")
+        path = _download_ptbxl_subset(cache, PTBXL_SUBSET_RECORDS)
+    if args.synthetic or path is None:
+        data = make_synthetic_ecg(n_records=400, random_state=0)
+        return data, "synthetic ECG (400 records)", True
+    path = Path(path)
+    if not (path / "ptbxl_database.csv").is_file():
+        raise UsageError(f"{path} is not a PTB-XL folder (no ptbxl_database.csv); pass the folder "
+                         "that holds ptbxl_database.csv, scp_statements.csv and records100/.")
+    data = load_ptbxl(path, sampling_rate=100, task=args.task, n_jobs=2,
+                      cache_dir=args.cache_dir)
+    return data, f"PTB-XL at {path} ({len(data.X)} records, task {args.task})", False
+
+
+# ------------------------------------------------------------------------------- quickstart
+def _quickstart(args) -> int:
+    from sklearn.utils import Bunch
+
+    from .datasets import ptbxl_split
+    from .evaluation import linear_evaluation, plot_table
+    from .preprocessing import LeadStandardizer
+    from .ssl import ENCODERS
+
+    start = time.perf_counter()
+    data, description, synthetic = _load_data(args)
+    if synthetic:
+        print(SYNTHETIC_BANNER, flush=True)
+    _say(f"data: {description}; X {data.X.shape}, {data.y.shape[1]} labels")
+    split = ptbxl_split(data.meta)
+    scaler = LeadStandardizer().fit(data.X[split.train])
+    X = scaler.transform(data.X)
+    standardized = Bunch(**{**data, "X": X})
+    tables = []
+    for method in args.methods:
+        params = dict(CPU_PRESETS[method], random_state=args.seed)
+        if args.epochs is not None:
+            params["max_epochs"] = args.epochs
+        encoder = ENCODERS[method](**params)
+        _say(f"pretraining {method.upper()} for {params['max_epochs']} epochs on "
+             f"{len(split.train) + len(split.valid)} unlabelled records (folds 1-9)")
+        t0 = time.perf_counter()
+        encoder.fit(X[np.concatenate([split.train, split.valid])])
+        loss = encoder.history_[-1, "train_loss"] if len(encoder.history_) else float("nan")
+        _say(f"  done in {time.perf_counter() - t0:.0f} s (last loss {loss:.3f}); linear "
+             "evaluation against the random-init encoder")
+        table = linear_evaluation(encoder, standardized, splits=split, n_bootstraps=500)
+        tables.append(table)
+        for row in table.itertuples():
+            _say(f"  {row.model:7s} {row.pretraining:20s} test AUC {row.test_auc:.3f} "
+                 f"[{row.test_auc_low:.3f}, {row.test_auc_high:.3f}]")
+    if args.supervised:
+        tables.append(_supervised_row(standardized, split, args))
+    import pandas as pd
+
+    table = pd.concat(tables, ignore_index=True)
+    _write_outputs(table, args.output, description, synthetic, plot_table)
+    _say(f"finished in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+def _supervised_row(data, split, args):
+    """Supervised-from-scratch baseline with the linear-probe table's columns."""
+    import pandas as pd
+
+    from .classifier import ECGClassifier
+    from .evaluation import TABLE_COLUMNS, _row
+    from .metrics import macro_auc
+
+    epochs = args.epochs if args.epochs is not None else 15
+    _say(f"training the supervised baseline (xresnet1d18, width 32) for {epochs} epochs")
+    clf = ECGClassifier(encoder="xresnet1d18", width=32, max_epochs=epochs, batch_size=32,
+                        lr=1e-3, random_state=args.seed,
+                        valid_data=(data.X[split.valid], data.y[split.valid]))
+    clf.fit(data.X[split.train], data.y[split.train])
+    valid_auc = macro_auc(data.y[split.valid], clf.predict_proba(data.X[split.valid]))
+    row = _row("xresnet1d18", "none (supervised)", "trained from scratch", len(split.train),
+               valid_auc, data.y[split.test], clf.predict_proba(data.X[split.test]), 500, 0)
+    _say(f"  supervised test AUC {row['test_auc']:.3f}")
+    return pd.DataFrame([row], columns=TABLE_COLUMNS)
+
+
+def _write_outputs(table, output, description, synthetic, plot_table) -> None:
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    shown = table.round(3)
+    header = f"# skecg quickstart\n\nData: {description}.\n"
+    if synthetic:
+        header += "\n**Synthetic data: these numbers say nothing about real performance.**\n"
+    markdown = header + "\n" + _markdown_table(shown) + "\n"
+    (output / "results.md").write_text(markdown)
+    table.to_csv(output / "results.csv", index=False)
+    print("\n" + _markdown_table(shown) + "\n", flush=True)
+    try:
+        plot_table(table, output / "results.png")
+        _say(f"wrote {output / 'results.md'}, results.csv and results.png")
+    except ImportError:
+        _say(f"wrote {output / 'results.md'} and results.csv (pip install 'skecg[plot]' for "
+             "the PNG plot)")
+
+
+def _markdown_table(table) -> str:
+    cols = list(table.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(False)]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ pretrain / embed / evaluate
+def _pretrain(args) -> int:
+    from .ssl import ENCODERS
+
+    data, description, synthetic = _load_data(args)
+    params = dict(CPU_PRESETS[args.method], random_state=args.seed, verbose=1)
+    if args.epochs is not None:
+        params["max_epochs"] = args.epochs
+    _say(f"pretraining {args.method.upper()} on {description}")
+    encoder = ENCODERS[args.method](**params).fit(data.X)
+    encoder.save(args.output)
+    _say(f"saved {args.output}")
+    return 0
+
+
+def _load_model(path):
+    from .ssl import BaseSSLEncoder
+
+    if not Path(path).is_file():
+        raise UsageError(f"model file {path} does not exist")
+    return BaseSSLEncoder.load(path)
+
+
+def _embed(args) -> int:
+    encoder = _load_model(args.model)
+    data, description, _ = _load_data(args)
+    embeddings = encoder.transform(data.X)
+    np.save(args.output, embeddings)
+    _say(f"wrote embeddings {embeddings.shape} of {description} to {args.output}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from .evaluation import linear_evaluation
+
+    encoder = _load_model(args.model)
+    data, description, _ = _load_data(args)
+    table = linear_evaluation(encoder, data)
+    print(_markdown_table(table.round(3)))
+    return 0
+
+
+# ---------------------------------------------------------------------------------- parser
+def _add_data_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", help="PTB-XL folder (default: $SKECG_DATA, else a download "
+                                       "of 500 records, else synthetic data)")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="use synthetic ECG instead of PTB-XL")
+    parser.add_argument("--task", default="superdiagnostic",
+                        choices=["all", "diagnostic", "subdiagnostic", "superdiagnostic",
+                                 "form", "rhythm"])
+    parser.add_argument("--cache-dir", default=None, help="cache of parsed records")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``skecg`` argument parser."""
+    parser = argparse.ArgumentParser(prog="skecg", description="Self-supervised 12-lead ECG "
+                                     "representation learning (Mehari & Strodthoff 2022).")
+    parser.add_argument("--version", action="version", version=f"skecg {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    quick = sub.add_parser("quickstart", help="pretrain CPC and SimCLR, evaluate against "
+                                              "random-init and supervised baselines")
+    _add_data_args(quick)
+    quick.add_argument("--methods", nargs="+", default=["cpc", "simclr"],
+                       choices=sorted(CPU_PRESETS), type=str.lower)
+    quick.add_argument("--epochs", type=int, default=None,
+                       help="epochs per model (default: the CPU preset's)")
+    quick.add_argument("--no-supervised", dest="supervised", action="store_false",
+                       help="skip the supervised baseline")
+    quick.add_argument("--output", default="skecg_quickstart", help="folder for the results")
+    quick.set_defaults(func=_quickstart)
+
+    pre = sub.add_parser("pretrain", help="pretrain one encoder and save it")
+    _add_data_args(pre)
+    pre.add_argument("--method", required=True, choices=sorted(CPU_PRESETS), type=str.lower)
+    pre.add_argument("--epochs", type=int, default=None)
+    pre.add_argument("--output", required=True, help="model file to write")
+    pre.set_defaults(func=_pretrain)
+
+    emb = sub.add_parser("embed", help="embed records with a saved encoder (.npy output)")
+    _add_data_args(emb)
+    emb.add_argument("--model", required=True)
+    emb.add_argument("--output", required=True)
+    emb.set_defaults(func=_embed)
+
+    ev = sub.add_parser("evaluate", help="linear evaluation of a saved encoder on PTB-XL")
+    _add_data_args(ev)
+    ev.add_argument("--model", required=True)
+    ev.set_defaults(func=_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``skecg`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (UsageError, FileNotFoundError, ValueError) as exc:
+        print(f"skecg {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("skecg: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

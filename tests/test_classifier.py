@@ -1,0 +1,247 @@
+"""ECGClassifier: training regimes, validation-based model selection and scikit-learn behaviour."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch.callbacks import Callback
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split as skorch_predefined_split
+
+from skecg.classifier import ECGClassifier
+from skecg.datasets import make_synthetic_ecg, predefined_split
+from skecg.metrics import macro_auc, macro_auc_scorer
+from skecg.preprocessing import LeadStandardizer
+from skecg.ssl import CPCEncoder
+
+TINY = dict(encoder="xresnet1d18", width=16, max_epochs=5, batch_size=16, lr=3e-3,
+            random_state=0)
+TINY_CPC_ENCODER = dict(encoder_width=16, context_width=16, steps=2, n_negatives=4,
+                        crop_length=100, batch_size=16, max_epochs=1, random_state=0)
+
+# scikit-learn's checks feed 2-D (n_samples, n_features) arrays, read here as single-lead
+# records of n_features samples: one-sample windows through a tiny CPC network fit any length.
+CHECKS = dict(encoder="cpc", width=4, crop_length=None, window=1, stride=1, batch_size=32,
+              max_epochs=3, lr=1e-2, random_state=0)
+EXPECTED_FAILED_CHECKS = {
+    "check_no_attributes_set_in_init": "skorch's NeuralNet.__init__ sets history_, "
+    "initialized_ and virtual_params_",
+    "check_n_features_in": "n_features_in_ has no meaning for (n, leads, samples) input; "
+    "n_leads_in_ is set instead",
+    "check_n_features_in_after_fitting": "records of any length are accepted; only the lead "
+    "count is fixed (checked with its own error)",
+    "check_estimators_partial_fit_n_features": "records of any length are accepted; only the "
+    "lead count is fixed",
+    "check_classifiers_train": "toy blobs read as 2-sample records, predicted one 1-sample "
+    "window at a time and averaged: not separable by design of the tiny configuration",
+}
+
+
+@parametrize_with_checks([ECGClassifier(**CHECKS)],
+                         expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def ecg():
+    """120 synthetic 5 s records (12 leads, 100 Hz), 4 labels, with strat_fold 1-10."""
+    return make_synthetic_ecg(120, duration=5, n_classes=4, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def split(ecg):
+    train = ecg.meta["strat_fold"].to_numpy() <= 8
+    return train, ~train
+
+
+@pytest.fixture(scope="module")
+def fitted(ecg, split):
+    train, _ = split
+    return ECGClassifier(**TINY).fit(ecg.X[train], ecg.y[train])
+
+
+@pytest.fixture(scope="module")
+def cpc(ecg):
+    return CPCEncoder(**TINY_CPC_ENCODER).fit(ecg.X[:32])
+
+
+def _state(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+
+
+def test_multilabel_learns(ecg, split, fitted):
+    _, test = split
+    proba = fitted.predict_proba(ecg.X[test])
+    assert proba.shape == (test.sum(), 4) and proba.dtype == np.float32
+    assert fitted.multilabel_ and fitted.n_outputs_ == 4 and fitted.n_leads_in_ == 12
+    np.testing.assert_array_equal(fitted.classes_, np.arange(4))
+    assert macro_auc(ecg.y[test], proba) > 0.8
+    pred = fitted.predict(ecg.X[test])
+    np.testing.assert_array_equal(pred, (proba > 0.5).astype(int))
+    assert len(fitted.history_) == TINY["max_epochs"]
+    assert fitted.get_params()["encoder"] == "xresnet1d18"  # shapes never written into params
+
+
+def test_window_aggregation(ecg, fitted):
+    x = ecg.X[:3]
+    windows = np.stack([x[:, :, s:s + 250] for s in (0, 125, 250)], axis=1)  # 500 samples
+    window_proba = fitted.predict_proba(windows.reshape(-1, 12, 250)).reshape(3, 3, -1)
+    np.testing.assert_allclose(fitted.predict_proba(x), window_proba.mean(1), atol=1e-6)
+    by_max = pickle.loads(pickle.dumps(fitted)).set_params(aggregate="max")
+    np.testing.assert_allclose(by_max.predict_proba(x), window_proba.max(1), atol=1e-6)
+
+
+def test_single_label_with_string_classes(ecg, split):
+    train, test = split
+    y = np.where(ecg.y[:, 0] == 1, "tachy", "other")  # label 0 is TACHY: heart rate
+    clf = ECGClassifier(**TINY).fit(ecg.X[train], y[train])
+    assert not clf.multilabel_
+    np.testing.assert_array_equal(clf.classes_, ["other", "tachy"])
+    proba = clf.predict_proba(ecg.X[test])
+    np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-5)
+    assert macro_auc(y[test] == "tachy", proba[:, 1]) > 0.8
+    assert set(clf.predict(ecg.X[test])) <= {"other", "tachy"}
+    proba_max = clf.set_params(aggregate="max").predict_proba(ecg.X[test])
+    np.testing.assert_allclose(proba_max.sum(1), 1, rtol=1e-5)
+
+
+def test_linear_evaluation_freezes_backbone_and_batchnorm(ecg, cpc):
+    before = _state(cpc.module_)
+    clf = ECGClassifier(cpc, freeze_encoder=True, max_epochs=2, batch_size=16, lr=1e-2,
+                        random_state=0).fit(ecg.X[:48], ecg.y[:48])
+    # weights and BatchNorm running statistics of the copied backbone are untouched
+    _assert_same_state(_state(clf.module_.backbone), _state(cpc.module_.backbone))
+    assert clf.history_[:, "encoder_frozen"] == [True, True]
+    names = {group["name"] for group in clf.optimizer_.param_groups}
+    assert names == {"head", "head_no_decay"}
+    # the encoder passed in is neither modified nor shared
+    _assert_same_state(_state(cpc.module_), before)
+    assert clf.module_.backbone is not cpc.module_.backbone
+    head = ECGClassifier(cpc, freeze_encoder=True, max_epochs=1, batch_size=16,
+                         random_state=0).fit(ecg.X[:48], ecg.y[:48]).module_.head
+    assert not torch.equal(head.linear.weight, clf.module_.head.linear.weight)
+
+
+def test_discriminative_learning_rates(ecg, cpc):
+    def group_lrs(clf):
+        return {g["name"].removesuffix("_no_decay"): g["lr"] for g in clf.optimizer_.param_groups}
+
+    data = ecg.X[:32], ecg.y[:32]
+    finetuned = ECGClassifier(cpc, head="paper", lr=1e-3, max_epochs=1, batch_size=16).fit(*data)
+    assert group_lrs(finetuned) == pytest.approx({"encoder": 1e-5, "context": 1e-4, "head": 1e-3})
+    custom = ECGClassifier(cpc, discriminative_lr=(0.5, 0.25), lr=1e-3, max_epochs=1,
+                           batch_size=16).fit(*data)
+    assert group_lrs(custom) == pytest.approx({"encoder": 5e-4, "context": 2.5e-4, "head": 1e-3})
+    scratch = ECGClassifier("cpc", width=8, lr=1e-3, max_epochs=1, batch_size=16).fit(*data)
+    assert group_lrs(scratch) == pytest.approx({"encoder": 1e-3, "context": 1e-3, "head": 1e-3})
+    optimised = {id(p) for g in finetuned.optimizer_.param_groups for p in g["params"]}
+    assert optimised == {id(p) for p in finetuned.module_.parameters()}
+
+
+def test_head_epochs_then_all_layers(ecg, cpc):
+    clf = ECGClassifier(cpc, head="paper", head_epochs=2, max_epochs=2, batch_size=16,
+                        random_state=0).fit(ecg.X[:48], ecg.y[:48])
+    _assert_same_state(_state(clf.module_.backbone), _state(cpc.module_.backbone))
+    head_after_2 = _state(clf.module_.head)
+    clf.set_params(max_epochs=1).partial_fit(ecg.X[:48], ecg.y[:48])
+    assert clf.history_[:, "encoder_frozen"] == [True, True, False]
+    changed = _state(clf.module_.backbone)
+    assert any(not torch.equal(changed[k], v) for k, v in _state(cpc.module_.backbone).items())
+    assert any(not torch.equal(v, head_after_2[k]) for k, v in _state(clf.module_.head).items())
+
+
+class _FlipHeadInLastValidation(Callback):
+    """Negates the head before the last epoch's validation, making that epoch the worst."""
+
+    def initialize(self):
+        self.done_ = False
+        return self
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if not training and len(net.history) == net.max_epochs and not self.done_:
+            with torch.no_grad():
+                for p in net.module_.head.parameters():
+                    p.neg_()
+            self.done_ = True
+
+
+@pytest.mark.parametrize("load_best", [True, False])
+def test_valid_auc_and_best_weights(ecg, split, load_best):
+    train, valid = split
+    clf = ECGClassifier(**{**TINY, "max_epochs": 3}, load_best=load_best,
+                        callbacks=[("flip", _FlipHeadInLastValidation())],
+                        train_split=skorch_predefined_split(Dataset(ecg.X[valid],
+                                                                    ecg.y[valid])))
+    clf.fit(ecg.X[train], ecg.y[train])
+    scores = clf.history_[:, "valid_auc"]
+    assert len(scores) == 3 and all("valid_loss" in row for row in clf.history_)
+    assert scores[-1] < max(scores)
+    final = macro_auc(ecg.y[valid], clf.predict_proba(ecg.X[valid]))
+    assert final == pytest.approx(max(scores) if load_best else scores[-1], abs=1e-6)
+
+
+def test_clone_pickle_and_rng(ecg, fitted, cpc):
+    params = clone(fitted).get_params(deep=False)
+    assert params == fitted.get_params(deep=False)
+    assert not hasattr(clone(fitted), "module_")
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict_proba(ecg.X[:8]),
+                                  fitted.predict_proba(ecg.X[:8]))
+    assert clone(ECGClassifier(cpc)).encoder is cpc  # a pretrained encoder stays fitted
+    torch.manual_seed(1)
+    expected_next = torch.rand(1)
+    torch.manual_seed(1)
+    again = ECGClassifier(**{**TINY, "max_epochs": 1}, device="auto")
+    a = again.fit(ecg.X[:32], ecg.y[:32]).predict_proba(ecg.X[:4])
+    assert torch.rand(1) == expected_next  # fit leaves the global torch RNG as it was
+    assert again.device == "auto" and again.device_ in ("cpu", "cuda")
+    np.testing.assert_array_equal(a, clone(again).fit(ecg.X[:32], ecg.y[:32])
+                                  .predict_proba(ecg.X[:4]))
+    np.testing.assert_array_equal(a, pickle.loads(pickle.dumps(again)).predict_proba(ecg.X[:4]))
+
+
+def test_grid_search_over_lr_with_predefined_folds(ecg):
+    folds = ecg.meta["strat_fold"].to_numpy()
+    search = GridSearchCV(ECGClassifier(**{**TINY, "max_epochs": 3}), {"lr": [1e-7, 3e-3]},
+                          scoring=macro_auc_scorer,
+                          cv=predefined_split(folds, test_folds=(9, 10)))
+    search.fit(ecg.X, ecg.y)
+    assert search.best_params_ == {"lr": 3e-3}
+    assert search.best_estimator_.predict_proba(ecg.X[:2]).shape == (2, 4)
+
+
+def test_pipeline(ecg, split):
+    train, test = split
+    pipe = make_pipeline(LeadStandardizer(), ECGClassifier(**TINY))
+    pipe.fit(ecg.X[train], ecg.y[train])
+    assert macro_auc_scorer(pipe, ecg.X[test], ecg.y[test]) > 0.8
+
+
+def test_bad_params_and_inputs(ecg, fitted):
+    X, y = ecg.X[:8], ecg.y[:8]
+    with pytest.raises(ValueError, match="head"):
+        ECGClassifier(head="mlp").fit(X, y)
+    with pytest.raises(ValueError, match="FITTED"):
+        ECGClassifier(CPCEncoder()).fit(X, y)
+    with pytest.raises(ValueError, match="crop_length=600"):
+        ECGClassifier(**{**TINY, "crop_length": 600}).fit(X, y)
+    with pytest.raises(ValueError, match="requires y"):
+        ECGClassifier(**TINY).fit(X, None)
+    with pytest.raises(ValueError, match="module must be None"):
+        ECGClassifier(module=torch.nn.Linear).fit(X, y)
+    with pytest.raises(ValueError, match="fitted on 12 leads"):
+        fitted.predict_proba(X[:, :3])
+    with pytest.raises(TypeError, match="sample_weight"):
+        ECGClassifier(**TINY).fit(X, y, sample_weight=np.ones(8))
