@@ -12,12 +12,12 @@ the task dropped by ``load_ptbxl``):
    ``--minutes``: one calibration epoch is timed, then a fresh encoder is fitted for
    ``minutes / epoch time`` epochs.
 2. ``transform`` (sliding windows of 2.5 s, stride 1.25 s, averaged per record), then
-   ``StandardScaler`` + ``OneVsRestClassifier(LogisticRegression)`` fitted on folds 1-8; ``C``
-   picked on fold 9 (record-level macro AUC), the probe refitted on folds 1-8 with that ``C`` and
-   scored on fold 10: macro AUC with a 1000-resample bootstrap 95% interval.
-3. The same probe on the same architecture, randomly initialised and never trained (the
-   estimator's own net, built as ``BaseSSLEncoder.load`` builds it: ``_make_net`` +
-   ``initialize``), with the same seed.
+   ``skecg.evaluation.fit_probe``: ``StandardScaler`` + ``OneVsRestClassifier(LogisticRegression(
+   max_iter=2000))`` fitted on folds 1-8 for each ``C`` of ``PROBE_C_GRID``, the best on fold 9
+   (record-level macro AUC) kept and scored on fold 10: macro AUC with a 1000-resample bootstrap
+   95% interval.
+3. The same probe on the same architecture randomly initialised and never trained: the same
+   estimator with ``max_epochs=0`` (same seed, so the very weights the pretraining started from).
 """
 
 from __future__ import annotations
@@ -36,22 +36,17 @@ import sklearn
 import skorch
 import torch
 from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
-from sklearn.multiclass import OneVsRestClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import skecg  # noqa: E402
 from skecg.datasets import load_ptbxl, ptbxl_split  # noqa: E402
-from skecg.metrics import bootstrap_macro_auc, macro_auc  # noqa: E402
+from skecg.evaluation import PROBE_C_GRID, fit_probe  # noqa: E402
+from skecg.metrics import bootstrap_macro_auc  # noqa: E402
 from skecg.preprocessing import LeadStandardizer  # noqa: E402
 from skecg.ssl import BYOLEncoder, CPCEncoder, SimCLREncoder, SwAVEncoder  # noqa: E402
-from skecg.ssl._base import resolve_device  # noqa: E402
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "ptb-xl"
-C_GRID = (0.001, 0.01, 0.1, 1.0)
 SMALL_XRESNET = {"backbone": "xresnet1d18", "width": 32, "batch_size": 64, "crop_length": 250,
                  "augmentations": ["RandomResizedCrop", "TimeOut"], "lr": 1e-3}
 
@@ -73,18 +68,6 @@ def config_label(est) -> str:
     return f"{arch}, b{est.batch_size}, crop {est.crop_length}, lr {est.lr:g}"
 
 
-def random_init(est, n_leads: int, seed: int):
-    """``est`` with a randomly initialised, untrained network (as ``load`` builds one)."""
-    est = clone(est)
-    est.device_ = resolve_device(est.device)
-    est.n_leads_in_ = n_leads
-    torch.manual_seed(seed)
-    net = est._make_net(2, n_leads, est.device_, seed)
-    net.initialize()
-    est.net_, est.module_, est.history_ = net, net.module_, net.history
-    return est
-
-
 def pretrain(est, X: np.ndarray, minutes: float, max_epochs_cap: int | None):
     """Fit ``est`` for as many epochs as fit in ``minutes`` (timed on one calibration epoch)."""
     start = time.perf_counter()
@@ -100,18 +83,12 @@ def pretrain(est, X: np.ndarray, minutes: float, max_epochs_cap: int | None):
 
 
 def probe(features: np.ndarray, y: np.ndarray, split, seed: int) -> tuple[float, object]:
-    """Pick ``C`` on fold 9, fit on folds 1-8, return (C, bootstrap result on fold 10)."""
-    def fit(C):
-        model = make_pipeline(StandardScaler(), OneVsRestClassifier(
-            LogisticRegression(C=C, max_iter=2000)))
-        return model.fit(features[split.train], y[split.train])
-
-    valid_auc = {C: macro_auc(y[split.valid], fit(C).predict_proba(features[split.valid]))
-                 for C in C_GRID}
-    best_C = max(valid_auc, key=valid_auc.get)
-    scores = fit(best_C).predict_proba(features[split.test])
-    return best_C, bootstrap_macro_auc(y[split.test], scores, n_bootstraps=1000,
-                                       random_state=seed)
+    """``skecg.evaluation.fit_probe`` (C picked on fold 9); bootstrap macro AUC on fold 10."""
+    model, _ = fit_probe(features[split.train], y[split.train], features[split.valid],
+                         y[split.valid])
+    scores = model.predict_proba(features[split.test])
+    C = model[-1].estimator.C
+    return C, bootstrap_macro_auc(y[split.test], scores, n_bootstraps=1000, random_state=seed)
 
 
 def fmt(result) -> str:
@@ -146,7 +123,7 @@ def main() -> None:
           f"train folds 1-8: {len(split.train)}, C chosen on fold 9: {len(split.valid)}, "
           f"test fold 10: {len(split.test)}")
     print(f"budget: {args.minutes:g} min of pretraining per method and seed; seeds "
-          f"{args.seeds}; probe C grid {C_GRID}; load average {os.getloadavg()[0]:.2f}\n",
+          f"{args.seeds}; probe C grid {PROBE_C_GRID}; load average {os.getloadavg()[0]:.2f}\n",
           flush=True)
 
     X = LeadStandardizer().fit(data.X[pretrain_idx]).transform(data.X)
@@ -158,8 +135,8 @@ def main() -> None:
             trained, epochs, fit_s = pretrain(est, X[pretrain_idx], args.minutes,
                                               args.max_epochs)
             C_ssl, ssl = probe(trained.transform(X), data.y, split, seed)
-            C_rnd, rnd = probe(random_init(est, X.shape[1], seed).transform(X), data.y, split,
-                               seed)
+            untrained = clone(est).set_params(max_epochs=0).fit(X[pretrain_idx])
+            C_rnd, rnd = probe(untrained.transform(X), data.y, split, seed)
             loss = trained.history_[-1, "train_loss"]
             rows.append((name, config_label(est), seed, epochs, fit_s, ssl, rnd))
             print(f"{name} seed {seed}: {epochs} epochs in {fit_s:.0f} s (final train loss "

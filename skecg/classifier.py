@@ -204,7 +204,11 @@ class ECGClassifier(NeuralNetClassifier):
     ``fit`` and ``partial_fit`` are thin wrappers around skorch's: they validate ``X``
     (2-D input is read as single-lead records) and ``y``, infer the shapes the network needs
     before skorch initialises it, resolve ``device="auto"`` and run training inside
-    :func:`torch.random.fork_rng`; epochs, callbacks and history are skorch's.
+    :func:`torch.random.fork_rng`; epochs, callbacks and history are skorch's. While training,
+    ``device`` reads as the resolved device (so skorch's own code, e.g. checkpoint loading, sees
+    a real one); the requested value is restored when ``fit`` returns. As in skorch,
+    ``set_params(lr=...)`` on an initialised net sets the rate of every parameter group until
+    the next ``fit`` rebuilds the optimiser.
     """
 
     def __init__(

@@ -42,10 +42,24 @@ EXPECTED_FAILED_CHECKS = {
 }
 
 
+# skorch's set_params initialises callbacks eagerly, so check_set_params' fuzz values for
+# `callbacks` raise and sklearn warns; sklearn's own y=inf check warns about a cast.
+@pytest.mark.filterwarnings("ignore:TypeError occurred during set_params:UserWarning")
+@pytest.mark.filterwarnings("ignore:Estimator's parameters changed:UserWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
 @parametrize_with_checks([ECGClassifier(**CHECKS)],
                          expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny networks run faster on one thread (and leave the second core to others)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

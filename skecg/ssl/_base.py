@@ -273,6 +273,7 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         os.close(fd)
         try:
             torch.save(payload, tmp)
+            os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp's 0600 is for the temp file only
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
@@ -317,6 +318,12 @@ def store_params(estimator, init_locals: dict) -> None:
     for name, value in init_locals.items():
         if name not in ("self", "__class__"):
             setattr(estimator, name, value)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _is_plain(value) -> bool:

@@ -284,3 +284,26 @@ def test_bad_params_and_inputs(ecg):
         bad = ecg.copy()
         bad[2, 1, 5] = np.nan
         est.transform(bad)
+
+
+def test_model_saved_by_version_1_still_loads():
+    """A tiny CPC model saved by skecg 0.1.0 (format 1) must keep loading and embedding."""
+    from pathlib import Path
+
+    fixtures = Path(__file__).parents[1] / "fixtures"
+    encoder = BaseSSLEncoder.load(fixtures / "cpc_encoder_v1.skecg")
+    assert isinstance(encoder, CPCEncoder)
+    X = np.load(fixtures / "cpc_encoder_v1_input.npy")
+    expected = np.load(fixtures / "cpc_encoder_v1_embeddings.npy")
+    np.testing.assert_allclose(encoder.transform(X), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_max_epochs_zero_is_the_random_init_baseline(ecg):
+    est = CPCEncoder(**{**TINY[CPCEncoder], "max_epochs": 0}).fit(ecg)
+    assert len(est.history_) == 0
+    trained = CPCEncoder(**TINY[CPCEncoder]).fit(ecg)
+    random_init = est.module_.backbone.state_dict()
+    # same seed: identical initial weights; training then moved them
+    assert any(not torch.equal(v, trained.module_.backbone.state_dict()[k])
+               for k, v in random_init.items() if v.is_floating_point())
+    assert est.transform(ecg).shape == trained.transform(ecg).shape
