@@ -214,12 +214,24 @@ def run_worker(name, mode, data, args) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def best_runs(pairs: list[tuple[dict, dict]]) -> tuple[dict, dict]:
+    """Of alternated (plain, full) subprocess runs, the fastest of each (peaks: the largest)."""
+    best = []
+    for runs in zip(*pairs, strict=True):
+        fastest = dict(min(runs, key=lambda r: r["step_s"]))
+        fastest["peak_gb"] = max(r["peak_gb"] for r in runs)
+        best.append(fastest)
+    return best[0], best[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", nargs="?", default=str(DEFAULT_PATH))
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: batches / 8, one warm-up and one timed step")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="alternate this many plain/full subprocess pairs, keep the fastest")
     parser.add_argument("--only", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--worker", nargs=2, metavar=("NAME", "MODE"), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -247,8 +259,9 @@ def main() -> None:
               f"from {args.path}, repeated where a run needs more batches")
         print(f"load average at start: {os.getloadavg()[0]:.2f}")
         timed = "1" if args.quick else "3 (paper configs) or 10 (small)"
-        print(f"each run: 1 warm-up + {timed} timed steps; step = the fastest (median in "
-              "brackets: the CPU is shared, the fastest is the least disturbed)")
+        print(f"each run: 1 warm-up + {timed} timed steps, {args.repeat} alternated plain/full "
+              "subprocess pair(s); step = the fastest (median of its run in brackets: the CPU "
+              "is shared, the fastest is the least disturbed)")
         print("full = est.fit's code path; plain = same network, out.mean() backward + the same "
               "optimiser step, no augmentation; peak = the subprocess's peak RSS"
               + (" (QUICK: batches / 8)" if args.quick else "") + "\n")
@@ -258,8 +271,9 @@ def main() -> None:
         print("-" * len(header))
         results = {}
         for name in args.only:
-            plain = run_worker(name, "plain", data, args)
-            full = run_worker(name, "full", data, args)
+            plain, full = best_runs([(run_worker(name, "plain", data, args),
+                                      run_worker(name, "full", data, args))
+                                     for _ in range(args.repeat)])
             results[name] = (full, plain)
             for mode, r in (("plain", plain), ("full", full)):
                 ratio = r["step_s"] / plain["step_s"]

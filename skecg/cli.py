@@ -134,6 +134,8 @@ def _quickstart(args) -> int:
 def _supervised_row(data, split, args):
     """Supervised-from-scratch baseline with the linear-probe table's columns."""
     import pandas as pd
+    from skorch.dataset import Dataset
+    from skorch.helper import predefined_split
 
     from .classifier import ECGClassifier
     from .evaluation import TABLE_COLUMNS, _row
@@ -141,9 +143,9 @@ def _supervised_row(data, split, args):
 
     epochs = args.epochs if args.epochs is not None else 15
     _say(f"training the supervised baseline (xresnet1d18, width 32) for {epochs} epochs")
+    valid = Dataset(data.X[split.valid], data.y[split.valid])
     clf = ECGClassifier(encoder="xresnet1d18", width=32, max_epochs=epochs, batch_size=32,
-                        lr=1e-3, random_state=args.seed,
-                        valid_data=(data.X[split.valid], data.y[split.valid]))
+                        lr=1e-3, random_state=args.seed, train_split=predefined_split(valid))
     clf.fit(data.X[split.train], data.y[split.train])
     valid_auc = macro_auc(data.y[split.valid], clf.predict_proba(data.X[split.valid]))
     row = _row("xresnet1d18", "none (supervised)", "trained from scratch", len(split.train),

@@ -18,7 +18,6 @@ from sklearn.utils import check_random_state
 
 __all__ = [
     "BootstrapResult",
-    "aggregate_by_record",
     "bootstrap_macro_auc",
     "macro_auc",
     "macro_auc_scorer",
@@ -377,63 +376,3 @@ def bootstrap_macro_auc(
     low, high = np.quantile(samples, [alpha, 1.0 - alpha])
     return BootstrapResult(point=point, low=float(low), high=float(high), samples=samples,
                            confidence=float(confidence))
-
-
-def aggregate_by_record(
-    values,
-    record_index,
-    how: Literal["mean", "max"] = "mean",
-    *,
-    return_records: bool = False,
-):
-    """Aggregate window-level predictions or embeddings per record.
-
-    Parameters
-    ----------
-    values : array-like of shape (n_windows, ...)
-        Window-level values, e.g. probabilities (n_windows, n_labels) or embeddings
-        (n_windows, n_features). A torch tensor is moved to the CPU and converted.
-    record_index : array-like of shape (n_windows,)
-        Record identifier of each window (any sortable values, e.g. ``ecg_id``).
-    how : {"mean", "max"}, default="mean"
-        Aggregation over the windows of a record.
-    return_records : bool, default=False
-        Also return the record identifiers, in the row order of the result.
-
-    Returns
-    -------
-    aggregated : np.ndarray of shape (n_records, ...)
-        One row per distinct record, ordered as ``np.unique(record_index)``. ``"mean"`` gives a
-        floating array (float64 for integer input, the input dtype otherwise); ``"max"`` keeps
-        the input dtype.
-    records : np.ndarray of shape (n_records,)
-        Sorted distinct record identifiers; only if ``return_records`` is True.
-    """
-    if hasattr(values, "detach") and hasattr(values, "cpu"):  # torch tensor
-        values = values.detach().cpu().numpy()
-    values = np.asarray(values)
-    record_index = np.asarray(record_index)
-    if how not in ("mean", "max"):
-        raise ValueError(f"how must be 'mean' or 'max'; got {how!r}.")
-    if values.ndim == 0 or record_index.ndim != 1 or values.shape[0] != record_index.shape[0]:
-        raise ValueError(
-            f"record_index must be 1-D with one entry per window (row of values); got values "
-            f"of shape {values.shape} and record_index of shape {record_index.shape}."
-        )
-    if values.shape[0] == 0:
-        raise ValueError("values is empty; at least one window is required.")
-
-    records, inverse = np.unique(record_index, return_inverse=True)
-    order = np.argsort(inverse, kind="stable")
-    sorted_values = values[order]
-    starts = np.flatnonzero(np.r_[True, np.diff(inverse[order]) != 0])
-    if how == "max":
-        aggregated = np.maximum.reduceat(sorted_values, starts, axis=0)
-    else:
-        out_dtype = values.dtype if values.dtype.kind == "f" else np.dtype(np.float64)
-        sums = np.add.reduceat(sorted_values.astype(np.float64, copy=False), starts, axis=0)
-        counts = np.diff(np.r_[starts, len(order)]).reshape((-1,) + (1,) * (values.ndim - 1))
-        aggregated = (sums / counts).astype(out_dtype, copy=False)
-    if return_records:
-        return aggregated, records
-    return aggregated

@@ -23,3 +23,14 @@ def challenge_path() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared PhysioNet challenge data not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _single_torch_thread():
+    """Tiny test models run faster on one thread, and two pytest workers never oversubscribe."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -53,15 +53,6 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks run faster on one thread (and leave the second core to others)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def ecg():
     """120 synthetic 5 s records (12 leads, 100 Hz), 4 labels, with strat_fold 1-10."""

@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+import torch
 
 from skecg.datasets import make_synthetic_ecg, ptbxl_split
 from skecg.evaluation import (
     TABLE_COLUMNS,
+    finetune_evaluation,
     label_efficiency,
     linear_evaluation,
     noise_robustness,
@@ -66,3 +68,14 @@ def test_plot_table(tmp_path, data):
                               random_init_baseline=False)
     plot_table(table, tmp_path / "t.png")
     assert (tmp_path / "t.png").stat().st_size > 1000
+
+
+def test_finetune_evaluation_rows_and_encoder_untouched(data):
+    encoder = CPCEncoder(**TINY_CPC).fit(data.X)
+    before = {k: v.clone() for k, v in encoder.module_.state_dict().items()}
+    table = finetune_evaluation(encoder, data, head="linear", head_epochs=1, max_epochs=2,
+                                batch_size=32, n_bootstraps=20)
+    assert list(table["pretraining"]) == ["CPC", "none (supervised)"]
+    assert table["test_auc"].between(0, 1).all()
+    after = encoder.module_.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)

@@ -15,7 +15,6 @@ from sklearn.tree import DecisionTreeClassifier
 from skecg.metrics import (
     BootstrapResult,
     _as_score_matrix,
-    aggregate_by_record,
     bootstrap_macro_auc,
     macro_auc,
     macro_auc_scorer,
@@ -186,31 +185,3 @@ def test_bootstrap_deterministic_and_handles_single_class_resamples():
     assert skip.samples.shape == (200,)
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_macro_auc(y, score, confidence=1.5)
-
-
-@pytest.mark.parametrize("how", ["mean", "max"])
-@pytest.mark.parametrize("trailing", [(), (3,), (2, 5)])
-def test_aggregate_by_record_matches_loop(how, trailing):
-    rng = np.random.default_rng(6)
-    record_ids = np.array([17, 3, 17, 42, 3, 3, 99, 42, 17])
-    values = rng.normal(size=(len(record_ids),) + trailing).astype(np.float32)
-    out, records = aggregate_by_record(values, record_ids, how=how, return_records=True)
-    np.testing.assert_array_equal(records, [3, 17, 42, 99])
-    reduce = np.mean if how == "mean" else np.max
-    expected = np.stack([reduce(values[record_ids == r], axis=0) for r in records])
-    assert out.shape == (4,) + trailing and out.dtype == np.float32
-    np.testing.assert_allclose(out, expected, rtol=1e-6)
-
-
-def test_aggregate_by_record_dtypes_torch_and_errors():
-    torch = pytest.importorskip("torch")
-    ids = np.array(["b", "a", "b"])
-    out = aggregate_by_record(np.array([[1], [2], [4]]), ids)
-    assert out.dtype == np.float64
-    np.testing.assert_array_equal(out, [[2.0], [2.5]])
-    np.testing.assert_array_equal(aggregate_by_record(torch.tensor([1.0, 2.0, 4.0]), ids,
-                                                      how="max"), [2.0, 4.0])
-    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
-        aggregate_by_record(np.ones(3), ids[:2])
-    with pytest.raises(ValueError, match="how"):
-        aggregate_by_record(np.ones(3), ids, how="median")
