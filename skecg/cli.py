@@ -155,29 +155,24 @@ def _supervised_row(data, split, args):
 
 
 def _write_outputs(table, output, description, synthetic, plot_table) -> None:
+    from .evaluation import markdown_table
+
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     shown = table.round(3)
     header = f"# skecg quickstart\n\nData: {description}.\n"
     if synthetic:
         header += "\n**Synthetic data: these numbers say nothing about real performance.**\n"
-    markdown = header + "\n" + _markdown_table(shown) + "\n"
+    markdown = header + "\n" + markdown_table(shown) + "\n"
     (output / "results.md").write_text(markdown)
     table.to_csv(output / "results.csv", index=False)
-    print("\n" + _markdown_table(shown) + "\n", flush=True)
+    print("\n" + markdown_table(shown) + "\n", flush=True)
     try:
         plot_table(table, output / "results.png")
         _say(f"wrote {output / 'results.md'}, results.csv and results.png")
     except ImportError:
         _say(f"wrote {output / 'results.md'} and results.csv (pip install 'skecg[plot]' for "
              "the PNG plot)")
-
-
-def _markdown_table(table) -> str:
-    cols = list(table.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(False)]
-    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------ pretrain / embed / evaluate
@@ -213,12 +208,12 @@ def _embed(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .evaluation import linear_evaluation
+    from .evaluation import linear_evaluation, markdown_table
 
     encoder = _load_model(args.model)
     data, description, _ = _load_data(args)
     table = linear_evaluation(encoder, data)
-    print(_markdown_table(table.round(3)))
+    print(markdown_table(table.round(3)))
     return 0
 
 

@@ -133,7 +133,7 @@ def linear_evaluation(
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
-def _same_architecture(encoder) -> dict:
+def supervised_baseline_params(encoder) -> dict:
     """ECGClassifier arguments that train the encoder's backbone architecture from scratch."""
     if hasattr(encoder, "context_width"):  # CPCEncoder
         return {"encoder": "cpc", "width": encoder.context_width}
@@ -204,7 +204,7 @@ def finetune_evaluation(
         random_state)]
     if supervised_baseline:
         rows.append(_classifier_row(
-            ECGClassifier(head=head, **_same_architecture(encoder), **common), data, split,
+            ECGClassifier(head=head, **supervised_baseline_params(encoder), **common), data, split,
             name, "none (supervised)", f"trained from scratch ({head} head)", n_bootstraps,
             random_state))
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
@@ -285,6 +285,14 @@ def noise_robustness(
         rows.append(dict(level=int(level), test_auc=float(ci.point), test_auc_low=float(ci.low),
                          test_auc_high=float(ci.high)))
     return pd.DataFrame(rows)
+
+
+def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
+    """The table as GitHub Markdown, numbers rounded to ``digits``."""
+    table = table.round(digits)
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * table.shape[1]]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
 
 
 def plot_table(table: pd.DataFrame, path=None, title: str = "PTB-XL test macro AUC"):
