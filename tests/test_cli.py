@@ -8,12 +8,12 @@ from skecg.cli import main
 
 def test_quickstart_synthetic_writes_table_and_plot(tmp_path, capsys):
     status = main(["quickstart", "--synthetic", "--methods", "cpc", "--epochs", "1",
-                   "--no-supervised", "--output", str(tmp_path)])
+                   "--output", str(tmp_path)])
     out = capsys.readouterr().out
     assert status == 0
     assert "SYNTHETIC DATA" in out
     table = pd.read_csv(tmp_path / "results.csv")
-    assert list(table["pretraining"]) == ["CPC", "none (random init)"]
+    assert list(table["pretraining"]) == ["CPC", "none (random init)", "none (supervised)"]
     assert table["test_auc"].between(0, 1).all()
     assert "Synthetic data" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "results.png").stat().st_size > 0
