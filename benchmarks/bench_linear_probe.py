@@ -9,8 +9,8 @@ the task dropped by ``load_ptbxl``):
 
 1. ``LeadStandardizer`` fitted on folds 1-9; each encoder pretrained self-supervised on folds 1-9
    (labels unused) in a small CPU configuration. The number of epochs is chosen to fill
-   ``--minutes``: one calibration epoch is timed, then a fresh encoder is fitted for
-   ``minutes / epoch time`` epochs.
+   ``--minutes``: a 3-epoch calibration fit gives the epoch time, then a fresh encoder is fitted
+   for ``minutes / epoch time`` epochs (the CPU is shared, so the fit may take longer or less).
 2. ``transform`` (sliding windows of 2.5 s, stride 1.25 s, averaged per record), then
    ``skecg.evaluation.fit_probe``: ``StandardScaler`` + ``OneVsRestClassifier(LogisticRegression(
    max_iter=2000))`` fitted on folds 1-8 for each ``C`` of ``PROBE_C_GRID``, the best on fold 9
@@ -69,10 +69,13 @@ def config_label(est) -> str:
 
 
 def pretrain(est, X: np.ndarray, minutes: float, max_epochs_cap: int | None):
-    """Fit ``est`` for as many epochs as fit in ``minutes`` (timed on one calibration epoch)."""
-    start = time.perf_counter()
-    clone(est).set_params(max_epochs=1).fit(X)
-    epoch_s = time.perf_counter() - start
+    """Fit ``est`` for as many epochs as fit in ``minutes``.
+
+    The epoch time is the median of epochs 2-3 of a 3-epoch calibration fit (skorch's ``dur``;
+    the first epoch carries one-off costs).
+    """
+    calibration = clone(est).set_params(max_epochs=3).fit(X)
+    epoch_s = float(np.median(calibration.history_[1:, "dur"]))
     epochs = max(1, math.floor(minutes * 60 / epoch_s))
     if max_epochs_cap is not None:
         epochs = min(epochs, max_epochs_cap)

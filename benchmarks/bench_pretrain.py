@@ -281,6 +281,8 @@ def main() -> None:
                 if mode == "full" and "augment_s" in r:
                     detail = (f"augmentations {r['augment_s']:.3f} s = "
                               f"{r['augment_s'] / r['step_s']:.1%} of the step")
+                if mode == "full" and ratio < 0.9:
+                    detail += " [full faster than plain: timing disturbed by other processes]"
                 print(f"{name:13s} {r['batch_size']:5d} {mode:5s} "
                       f"{r['step_s']:7.3f} ({r['step_median_s']:7.3f}) "
                       f"{r['batch_size'] / r['step_s']:9.1f} {r['peak_gb']:9.2f} "

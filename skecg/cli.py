@@ -21,17 +21,17 @@ SYNTHETIC_BANNER = "\n".join([
     "=" * 72,
 ])
 
-# Small CPU configurations: minutes on 2 cores for the 500-record PTB-XL subset.
+# Small CPU configurations: about a minute each on 2 cores for the 500-record PTB-XL subset
+# (benchmarks/results/bench_linear_probe.txt: 1.5 s per CPC epoch, 0.25 s per SimCLR epoch).
+_SMALL_XRESNET = dict(backbone="xresnet1d18", width=32, crop_length=250, batch_size=64, lr=1e-3)
 CPU_PRESETS = {
     "cpc": dict(encoder_width=128, context_width=128, crop_length=250, batch_size=32, lr=1e-3,
-                max_epochs=15),
-    "simclr": dict(backbone="xresnet1d18", width=32, crop_length=250, batch_size=64, lr=1e-3,
-                   max_epochs=15),
-    "byol": dict(backbone="xresnet1d18", width=32, crop_length=250, batch_size=64, lr=1e-3,
-                 max_epochs=15),
-    "swav": dict(backbone="xresnet1d18", width=32, crop_length=250, batch_size=64, lr=1e-3,
-                 n_prototypes=300, projection_hidden=512, max_epochs=15),
+                max_epochs=60),
+    "simclr": dict(_SMALL_XRESNET, max_epochs=300),
+    "byol": dict(_SMALL_XRESNET, base_momentum=0.99, max_epochs=300),
+    "swav": dict(_SMALL_XRESNET, n_prototypes=100, max_epochs=300),
 }
+SUPERVISED_EPOCHS = 30
 
 
 class UsageError(Exception):
@@ -141,7 +141,7 @@ def _supervised_row(data, split, args):
     from .evaluation import TABLE_COLUMNS, _row
     from .metrics import macro_auc
 
-    epochs = args.epochs if args.epochs is not None else 15
+    epochs = args.epochs if args.epochs is not None else SUPERVISED_EPOCHS
     _say(f"training the supervised baseline (xresnet1d18, width 32) for {epochs} epochs")
     valid = Dataset(data.X[split.valid], data.y[split.valid])
     clf = ECGClassifier(encoder="xresnet1d18", width=32, max_epochs=epochs, batch_size=32,
