@@ -85,8 +85,10 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if self.lr_schedule is not None or self.warmup_epochs:
             schedule = WarmupCosine(total_steps, self.warmup_epochs * steps_per_epoch,
                                     cosine=self.lr_schedule == "cosine")
+            # last_epoch=-1: each fit/partial_fit runs its own schedule over max_epochs (skorch
+            # would otherwise resume it at an epoch count, while the schedule counts batches)
             callbacks.append(("lr_schedule", LRScheduler(LambdaLR, lr_lambda=schedule,
-                                                         step_every="batch")))
+                                                         step_every="batch", last_epoch=-1)))
         monitor = "valid_loss" if self.validation_fraction else "train_loss"
         if self.early_stopping_patience is not None:
             callbacks.append(("early_stopping", EarlyStopping(

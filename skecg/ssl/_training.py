@@ -94,6 +94,9 @@ class ModuleHooks(Callback):
         self.step_ = 0
         return self
 
+    def on_train_begin(self, net, **kwargs):
+        self.step_ = 0  # progress restarts with each fit / partial_fit, like the LR schedule
+
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if training:
             epoch = max(0, len(net.history) - 1)

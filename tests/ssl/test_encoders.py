@@ -307,3 +307,19 @@ def test_max_epochs_zero_is_the_random_init_baseline(ecg):
     assert any(not torch.equal(v, trained.module_.backbone.state_dict()[k])
                for k, v in random_init.items() if v.is_floating_point())
     assert est.transform(ecg).shape == trained.transform(ecg).shape
+
+
+def test_partial_fit_restarts_lr_schedule_and_byol_momentum(ecg):
+    est = BYOLEncoder(**{**TINY[BYOLEncoder], "lr_schedule": "cosine"}).fit(ecg)
+    seen = []
+    original = est.module_.on_batch_begin
+
+    def record(epoch, progress):
+        original(epoch, progress)
+        seen.append((est.net_.optimizer_.param_groups[0]["lr"], est.module_.momentum))
+
+    est.module_.on_batch_begin = record
+    est.partial_fit(ecg)
+    lrs, momenta = zip(*seen, strict=True)
+    assert max(lrs) > 0.5 * est.lr  # the cosine schedule restarted instead of staying at 0
+    assert min(momenta) < 1.0  # the target network keeps moving
