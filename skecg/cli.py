@@ -47,6 +47,9 @@ def _download_ptbxl_subset(folder: Path, n_records: int) -> Path | None:
     """Fetch the first ``n_records`` 100 Hz PTB-XL records with wfdb; None when offline."""
     import wfdb
 
+    complete = folder / ".skecg-download-complete"
+    if complete.is_file():  # an earlier download finished: reuse it
+        return folder
     files = ["ptbxl_database.csv", "scp_statements.csv"]
     for ecg_id in range(1, n_records + 1):
         stem = f"records100/{(ecg_id // 1000) * 1000:05d}/{ecg_id:05d}_lr"
@@ -60,6 +63,7 @@ def _download_ptbxl_subset(folder: Path, n_records: int) -> Path | None:
         return None
     finally:
         socket.setdefaulttimeout(previous)
+    complete.write_text(f"{n_records} records\n")
     return folder
 
 

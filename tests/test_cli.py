@@ -43,3 +43,20 @@ def test_pretrain_embed_evaluate_roundtrip(tmp_path, ptbxl_path, capsys):
     assert main(["evaluate", "--model", str(tmp_path / "missing.skecg"),
                  "--data", str(ptbxl_path)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_offline_without_data_falls_back_to_synthetic(tmp_path, monkeypatch, capsys):
+    import skecg.cli as cli
+
+    monkeypatch.delenv("SKECG_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr("wfdb.dl_files", offline)
+    status = cli.main(["quickstart", "--methods", "cpc", "--epochs", "1", "--no-supervised",
+                       "--output", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "could not download PTB-XL (ConnectionError)" in out and "SYNTHETIC DATA" in out
