@@ -90,6 +90,7 @@ def linear_evaluation(
     *,
     splits: Bunch | None = None,
     random_init_baseline: bool = True,
+    pretrained_on: str | Bunch | None = None,
     n_bootstraps: int = 1000,
     random_state=0,
 ) -> pd.DataFrame:
@@ -106,6 +107,11 @@ def linear_evaluation(
         ``train``, ``valid``, ``test`` index arrays (default: PTB-XL folds 1-8 / 9 / 10).
     random_init_baseline : bool
         Add the row of the same architecture, randomly initialised (``max_epochs=0``).
+    pretrained_on : str or Bunch, optional
+        What the encoder was pretrained on, written in a ``pretrained_on`` column. Pass the
+        Bunch of :func:`skecg.datasets.load_physionet_challenge` to state how many records were
+        pretrained on and which were excluded (e.g. the PTB-XL-source ``HR*`` records, so that
+        no PTB-XL test record was seen in pretraining).
     n_bootstraps : int
         Bootstrap resamples of the test records for the 95% interval.
     random_state : int
@@ -130,7 +136,34 @@ def linear_evaluation(
         rows.append(_row(_model_name(encoder), pretraining, "linear (logistic probe)",
                          len(split.train), valid_auc, data.y[split.test],
                          probe.predict_proba(features["test"]), n_bootstraps, random_state))
-    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    return _with_pretraining_data(pd.DataFrame(rows, columns=TABLE_COLUMNS), pretrained_on)
+
+
+def describe_pretraining_data(pretrained_on: str | Bunch | None) -> str | None:
+    """One line saying what an encoder was pretrained on and what was excluded.
+
+    Parameters
+    ----------
+    pretrained_on : str, Bunch or None
+        Free text, or a loader's Bunch (``X``, and ``excluded`` from
+        ``load_physionet_challenge(..., exclude_prefixes=...)``).
+    """
+    if pretrained_on is None or isinstance(pretrained_on, str):
+        return pretrained_on
+    text = f"{len(pretrained_on.X)} records"
+    excluded = list(pretrained_on.get("excluded", []))
+    if excluded:
+        shown = ", ".join(excluded[:3]) + (", ..." if len(excluded) > 3 else "")
+        text += f"; {len(excluded)} excluded ({shown})"
+    return text
+
+
+def _with_pretraining_data(table: pd.DataFrame, pretrained_on) -> pd.DataFrame:
+    description = describe_pretraining_data(pretrained_on)
+    if description is not None:
+        is_pretrained = ~table["pretraining"].str.startswith("none")
+        table["pretrained_on"] = np.where(is_pretrained, description, "")
+    return table
 
 
 def supervised_baseline_params(encoder) -> dict:
@@ -163,6 +196,7 @@ def finetune_evaluation(
     lr: float = 1e-3,
     batch_size: int = 128,
     supervised_baseline: bool = True,
+    pretrained_on: str | Bunch | None = None,
     n_bootstraps: int = 1000,
     random_state=0,
 ) -> pd.DataFrame:
@@ -185,6 +219,8 @@ def finetune_evaluation(
         Head learning rate (the backbone learns at the paper's 0.01x / 0.1x factors) and batch.
     supervised_baseline : bool
         Add the row of the same architecture trained from scratch for ``max_epochs``.
+    pretrained_on : str or Bunch, optional
+        As in :func:`linear_evaluation`: adds a ``pretrained_on`` column.
 
     Returns
     -------
@@ -207,7 +243,7 @@ def finetune_evaluation(
             ECGClassifier(head=head, **supervised_baseline_params(encoder), **common), data, split,
             name, "none (supervised)", f"trained from scratch ({head} head)", n_bootstraps,
             random_state))
-    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    return _with_pretraining_data(pd.DataFrame(rows, columns=TABLE_COLUMNS), pretrained_on)
 
 
 def label_efficiency(

@@ -79,3 +79,13 @@ def test_finetune_evaluation_rows_and_encoder_untouched(data):
     assert table["test_auc"].between(0, 1).all()
     after = encoder.module_.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_table_states_what_pretraining_excluded(data, challenge_path):
+    from skecg.datasets import load_physionet_challenge
+
+    cinc = load_physionet_challenge(challenge_path, exclude_prefixes=("HR",))
+    encoder = CPCEncoder(**TINY_CPC).fit(cinc.X)
+    table = linear_evaluation(encoder, data, pretrained_on=cinc, n_bootstraps=20)
+    assert table.loc[0, "pretrained_on"].startswith("41 records; 10 excluded (HR06000")
+    assert table.loc[1, "pretrained_on"] == ""  # the random-init row saw nothing
