@@ -27,3 +27,43 @@ def header(data_line: str) -> str:
         f"load average at start {load:.2f}",
         f"data: {data_line}",
     ])
+
+
+def load_standardized_ptbxl(path, task: str):
+    """PTB-XL with the paper's folds, standardised per lead on the training folds.
+
+    Returns
+    -------
+    data : Bunch
+        As from ``load_ptbxl``, with ``X`` standardised.
+    split : Bunch
+        ``train``, ``valid``, ``test`` indices (folds 1-8, 9, 10).
+    """
+    from skecg.datasets import load_ptbxl, ptbxl_split
+    from skecg.preprocessing import LeadStandardizer
+
+    data = load_ptbxl(path, task=task, n_jobs=2)
+    split = ptbxl_split(data.meta)
+    data.X = LeadStandardizer().fit(data.X[split.train]).transform(data.X)
+    return data, split
+
+
+def line_plot(table, x: str, group: str, path, xlabel: str, title: str,
+              band: bool = True) -> None:
+    """One line of ``test_auc`` over ``x`` per ``group`` (with its bootstrap band), saved."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, rows in table.groupby(group, sort=False):
+        ax.plot(rows[x], rows["test_auc"], marker="o", label=label)
+        if band:
+            ax.fill_between(rows[x], rows["test_auc_low"], rows["test_auc_high"], alpha=0.2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test macro AUC")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)

@@ -21,12 +21,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _report import header  # noqa: E402
+from _report import header, line_plot, load_standardized_ptbxl  # noqa: E402
 from paper_table import DEFAULT_DATA, PRESETS, RESULTS  # noqa: E402
 
-from skecg.datasets import load_ptbxl, ptbxl_split  # noqa: E402
 from skecg.evaluation import label_efficiency, markdown_table  # noqa: E402
-from skecg.preprocessing import LeadStandardizer  # noqa: E402
 from skecg.ssl import ENCODERS  # noqa: E402
 
 
@@ -37,9 +35,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     preset = PRESETS["cpu"]
-    data = load_ptbxl(args.data, task=preset["task"], n_jobs=2)
-    split = ptbxl_split(data.meta)
-    data.X = LeadStandardizer().fit(data.X[split.train]).transform(data.X)
+    data, split = load_standardized_ptbxl(args.data, preset["task"])
     params = dict(preset["methods"][args.method], random_state=args.seed)
     pretrain = data.X[np.concatenate([split.train, split.valid])]
     tables = []
@@ -53,26 +49,10 @@ def main() -> None:
             f"\nencoder: {args.method} {params}\n\n" + markdown_table(table) + "\n")
     stem = RESULTS / f"label_efficiency_{args.method}"
     stem.with_suffix(".md").write_text(text)
-    plot(table, stem.with_suffix(".png"))
+    line_plot(table, "n_folds", "pretraining", stem.with_suffix(".png"),
+              "training folds used (of 8)", "Label efficiency (linear probe)")
     print(text)
 
-
-def plot(table: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for label, rows in table.groupby("pretraining", sort=False):
-        ax.plot(rows["n_folds"], rows["test_auc"], marker="o", label=label)
-        ax.fill_between(rows["n_folds"], rows["test_auc_low"], rows["test_auc_high"], alpha=0.2)
-    ax.set_xlabel("training folds used (of 8)")
-    ax.set_ylabel("test macro AUC")
-    ax.set_title("Label efficiency (linear probe)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
 
 
 if __name__ == "__main__":

@@ -25,18 +25,16 @@ from skorch.helper import predefined_split
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _report import header  # noqa: E402
+from _report import header, line_plot, load_standardized_ptbxl  # noqa: E402
 from paper_table import DEFAULT_DATA, PRESETS, RESULTS  # noqa: E402
 
 from skecg.classifier import ECGClassifier  # noqa: E402
-from skecg.datasets import load_ptbxl, ptbxl_split  # noqa: E402
 from skecg.evaluation import (  # noqa: E402
     fit_probe,
     markdown_table,
     noise_robustness,
     supervised_baseline_params,
 )
-from skecg.preprocessing import LeadStandardizer  # noqa: E402
 from skecg.ssl import ENCODERS  # noqa: E402
 
 
@@ -47,9 +45,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     preset = PRESETS["cpu"]
-    data = load_ptbxl(args.data, task=preset["task"], n_jobs=2)
-    split = ptbxl_split(data.meta)
-    data.X = LeadStandardizer().fit(data.X[split.train]).transform(data.X)
+    data, split = load_standardized_ptbxl(args.data, preset["task"])
     params = dict(preset["methods"][args.method], random_state=args.seed)
     pretrain = data.X[np.concatenate([split.train, split.valid])]
     models = {}
@@ -73,25 +69,10 @@ def main() -> None:
             f"\nencoder: {args.method} {params}\n\n" + markdown_table(table) + "\n")
     stem = RESULTS / f"noise_robustness_{args.method}"
     stem.with_suffix(".md").write_text(text)
-    plot(table, stem.with_suffix(".png"))
+    line_plot(table, "level", "model", stem.with_suffix(".png"), "noise level (0: clean)",
+              "Robustness to physiological noise", band=False)
     print(text)
 
-
-def plot(table: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for label, rows in table.groupby("model", sort=False):
-        ax.plot(rows["level"], rows["test_auc"], marker="o", label=label)
-    ax.set_xlabel("noise level (0: clean)")
-    ax.set_ylabel("test macro AUC")
-    ax.set_title("Robustness to physiological noise")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
 
 
 if __name__ == "__main__":

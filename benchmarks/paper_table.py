@@ -27,17 +27,15 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _report import header  # noqa: E402
+from _report import header, load_standardized_ptbxl  # noqa: E402
 
 from skecg.cli import CPU_PRESETS  # noqa: E402
-from skecg.datasets import load_ptbxl, ptbxl_split  # noqa: E402
 from skecg.evaluation import (  # noqa: E402
     finetune_evaluation,
     linear_evaluation,
     markdown_table,
     plot_table,
 )
-from skecg.preprocessing import LeadStandardizer  # noqa: E402
 from skecg.ssl import ENCODERS  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -79,9 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     preset = PRESETS[args.preset]
 
-    data = load_ptbxl(args.data, task=preset["task"], n_jobs=2)
-    split = ptbxl_split(data.meta)
-    data.X = LeadStandardizer().fit(data.X[split.train]).transform(data.X)
+    data, split = load_standardized_ptbxl(args.data, preset["task"])
     out = [header(f"PTB-XL at {args.data}: {len(data.X)} records with a {preset['task']} label "
                   f"({data.y.shape[1]} labels; train {len(split.train)}, valid "
                   f"{len(split.valid)}, test {len(split.test)}). 500 records are 2.3% of "
