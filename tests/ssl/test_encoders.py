@@ -323,3 +323,10 @@ def test_partial_fit_restarts_lr_schedule_and_byol_momentum(ecg):
     lrs, momenta = zip(*seen, strict=True)
     assert max(lrs) > 0.5 * est.lr  # the cosine schedule restarted instead of staying at 0
     assert min(momenta) < 1.0  # the target network keeps moving
+
+
+def test_set_output_pandas_names_columns(ecg):
+    est = CPCEncoder(**TINY[CPCEncoder]).fit(ecg)
+    frame = est.set_output(transform="pandas").transform(ecg)
+    assert list(frame.columns) == list(est.get_feature_names_out())
+    assert frame.shape == (len(ecg), est.module_.backbone.out_features)
