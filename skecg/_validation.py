@@ -74,9 +74,9 @@ def check_ecg_array(
     if ensure_finite:
         for start in range(0, X.shape[0], _FINITE_CHECK_CHUNK):
             chunk = np.asarray(X[start:start + _FINITE_CHECK_CHUNK])
-            if not np.isfinite(chunk).all():
-                bad = start + int(np.flatnonzero(~np.isfinite(chunk).reshape(len(chunk), -1)
-                                                 .all(axis=1))[0])
+            finite_records = np.isfinite(chunk).reshape(len(chunk), -1).all(axis=1)
+            if not finite_records.all():
+                bad = start + int(np.flatnonzero(~finite_records)[0])
                 raise ValueError(f"{name} contains NaN or infinite values (first in record {bad}); "
                                  "ECG input must be finite.")
     return X

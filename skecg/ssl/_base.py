@@ -18,7 +18,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from .. import __version__
 from .._validation import check_ecg_array, check_random_state_seed
 from ..augment import make_augmentation
-from ..preprocessing import sliding_windows
+from ..preprocessing import sliding_windows, window_starts
 from ._training import PRECISIONS, ModuleHooks, SSLModule, SSLNet, WarmupCosine
 
 MODEL_FORMAT = "skecg-encoder"
@@ -194,7 +194,7 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if X.shape[2] < self.window:
             raise ValueError(f"X has {X.shape[2]} samples per lead, fewer than the embedding "
                              f"window={self.window}.")
-        n_windows = len(sliding_windows(X[:1], self.window, self.stride)[1])
+        n_windows = len(window_starts(X.shape[2], self.window, self.stride))
         records_per_batch = max(1, self.transform_batch_size // n_windows)
         dtype = PRECISIONS[self.precision]
         device = self.net_.device
