@@ -65,7 +65,10 @@ def main() -> None:
           f"pandas {pd.__version__}; {os.cpu_count()} CPU cores; {platform.platform()}")
     filenames = pd.read_csv(path / "ptbxl_database.csv")["filename_lr"].tolist()
     n = len(filenames)
-    print(f"records: {n} PTB-XL records at 100 Hz from {path}\n")
+    shown = os.path.relpath(path, Path(__file__).resolve().parents[1])
+    print(f"records: {n} PTB-XL records at 100 Hz from {shown} (relative to the project root)")
+    print(f"machine load (uptime): {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
+          f"{os.getloadavg()[2]:.2f}\n")
 
     t_loop, X_loop = best_of(args.repeat, lambda: rdsamp_loop(path, filenames))
 

@@ -47,6 +47,7 @@ from skorch.callbacks import Callback
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import skecg  # noqa: E402
+from skecg._torch import PRECISIONS  # noqa: E402
 from skecg.datasets import load_ptbxl  # noqa: E402
 from skecg.preprocessing import LeadStandardizer, random_crops  # noqa: E402
 from skecg.ssl import BYOLEncoder, CPCEncoder, SimCLREncoder, SwAVEncoder  # noqa: E402
@@ -132,13 +133,14 @@ def peak_memory_gb(device: str) -> float:
 
 
 def worker(name: str, mode: str, data: str, device: str, warmup: int, steps: int,
-           quick: bool) -> dict:
+           quick: bool, precision: str = "32") -> dict:
     torch.set_num_threads(2)
     cls, params, _ = CONFIGS[name]
     params = dict(params)
     if quick:
         params["batch_size"] = max(4, params["batch_size"] // 8)
-    est = cls(**params, max_epochs=1, device=device, random_state=0)
+    precision = 32 if precision == "32" else precision
+    est = cls(**params, max_epochs=1, device=device, random_state=0, precision=precision)
     est._check_params()
     n_steps = warmup + steps
     X = np.array(np.load(data, mmap_mode="r")[:n_steps * est.batch_size])
@@ -165,7 +167,10 @@ def worker(name: str, mode: str, data: str, device: str, warmup: int, steps: int
             start = time.perf_counter()
             x = random_crops(batch.to(device), est.crop_length, generator=gen)
             optimizer.zero_grad()
-            plain_output(module, cls.__name__, x).sum().backward()
+            dtype = PRECISIONS[precision]
+            with torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None):
+                out = plain_output(module, cls.__name__, x)
+            out.float().sum().backward()
             optimizer.step()
             sync(device)
             times.append(time.perf_counter() - start)
@@ -207,7 +212,8 @@ def run_worker(name, mode, data, args) -> dict:
     steps = 1 if args.quick else CONFIGS[name][2]
     warmup = 1
     cmd = [sys.executable, __file__, "--worker", name, mode, "--data", str(data),
-           "--device", args.device, "--warmup", str(warmup), "--steps", str(steps)]
+           "--device", args.device, "--warmup", str(warmup), "--steps", str(steps),
+           "--precision", args.precision]
     if args.quick:
         cmd.append("--quick")
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -230,6 +236,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", nargs="?", default=str(DEFAULT_PATH))
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--precision", default="32", choices=["32", "bf16", "fp16"],
+                        help="autocast dtype of full and plain steps")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: batches / 8, one warm-up and one timed step")
     parser.add_argument("--repeat", type=int, default=1,
@@ -243,7 +251,7 @@ def main() -> None:
     if args.worker:
         name, mode = args.worker
         print(json.dumps(worker(name, mode, args.data, args.device, args.warmup, args.steps,
-                                args.quick)))
+                                args.quick, args.precision)))
         return
 
     print("command:", "python " + shlex.join(sys.argv))
@@ -251,7 +259,8 @@ def main() -> None:
           f"{skecg.__version__}, scikit-learn {sklearn.__version__}, skorch {skorch.__version__}")
     device_info = (torch.cuda.get_device_name(args.device) if args.device.startswith("cuda")
                    else f"CPU, {os.cpu_count()} cores, torch.set_num_threads(2)")
-    print(f"machine: {platform.platform()}; device {args.device}: {device_info}")
+    print(f"machine: {platform.platform()}; device {args.device}: {device_info}; "
+          f"precision {args.precision}")
     n_needed = max(2 * CONFIGS[name][1]["batch_size"] * (1 + CONFIGS[name][2])
                    for name in args.only)
     with tempfile.TemporaryDirectory() as tmp:

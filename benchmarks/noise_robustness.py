@@ -4,10 +4,11 @@ Run from the repository root::
 
     python benchmarks/noise_robustness.py [--data ../shared/data/ptb-xl] [--method cpc]
 
-Models: the pretrained encoder + logistic probe (CPU preset of ``paper_table.py``), the same
-architecture randomly initialised + probe, and the same architecture trained supervised from
-scratch (``ECGClassifier``). Baseline wander, EM noise, powerline noise and baseline shifts are
-added together to the (standardised) test records at each level; level 0 is clean.
+Models, each trained with ``skecg.evaluation.paper_recipe`` (epochs scaled by the CPU preset of
+``paper_table.py``): the pretrained encoder finetuned, its linear evaluation, and the same
+architecture trained supervised from scratch. Baseline wander, EM noise, powerline noise and
+baseline shifts are added together to the test records in mV at each level (level 0 is clean);
+a model whose recipe standardises its input does so after the noise.
 """
 
 from __future__ import annotations
@@ -18,22 +19,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import make_pipeline
-from skorch.dataset import Dataset
-from skorch.helper import predefined_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _report import header, line_plot, load_standardized_ptbxl  # noqa: E402
+from _report import header, line_plot  # noqa: E402
 from paper_table import DEFAULT_DATA, PRESETS, RESULTS  # noqa: E402
 
-from skecg.classifier import ECGClassifier  # noqa: E402
+from skecg.datasets import load_ptbxl, ptbxl_split  # noqa: E402
 from skecg.evaluation import (  # noqa: E402
-    fit_probe,
+    fit_classifier,
+    input_scaler,
     markdown_table,
     noise_robustness,
-    supervised_baseline_params,
+    paper_recipe,
 )
 from skecg.ssl import ENCODERS  # noqa: E402
 
@@ -43,22 +42,33 @@ def main() -> None:
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--method", default="cpc", choices=sorted(ENCODERS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epoch-scale", type=float, default=None,
+                        help="override the preset's epoch_scale of the recipes")
+    parser.add_argument("--pretrain-epochs", type=int, default=None,
+                        help="override the preset's pretraining epochs (smoke runs)")
+    parser.add_argument("--results", default=str(RESULTS),
+                        help="output folder (smoke runs: somewhere else than results/)")
     args = parser.parse_args()
     preset = PRESETS["cpu"]
-    data, split = load_standardized_ptbxl(args.data, preset["task"])
+    recipe = dict(preset["recipe"])
+    if args.epoch_scale is not None:
+        recipe["epoch_scale"] = args.epoch_scale
+    data = load_ptbxl(args.data, task=preset["task"], n_jobs=2)  # mV: noise is added in mV
+    split = ptbxl_split(data.meta)
     params = dict(preset["methods"][args.method], random_state=args.seed)
+    if args.pretrain_epochs is not None:
+        params["max_epochs"] = args.pretrain_epochs
+    scaler = input_scaler(paper_recipe(args.method, "linear")["input_scaling"],
+                          data.X[split.train])
     pretrain = data.X[np.concatenate([split.train, split.valid])]
+    encoder = ENCODERS[args.method](**params).fit(
+        pretrain if scaler is None else scaler.transform(pretrain))
+    name = args.method.upper()
     models = {}
-    for label, epochs in ((args.method.upper(), params["max_epochs"]), ("random init", 0)):
-        encoder = ENCODERS[args.method](**{**params, "max_epochs": epochs}).fit(pretrain)
-        features = {k: encoder.transform(data.X[idx]) for k, idx in split.items()}
-        probe, _ = fit_probe(features["train"], data.y[split.train], features["valid"],
-                             data.y[split.valid])
-        models[f"{label} + probe"] = make_pipeline(encoder, probe)
-    valid = Dataset(data.X[split.valid], data.y[split.valid])
-    supervised = ECGClassifier(**supervised_baseline_params(encoder), max_epochs=15, batch_size=64,
-                               random_state=args.seed, train_split=predefined_split(valid))
-    models["supervised"] = supervised.fit(data.X[split.train], data.y[split.train])
+    for label, regime in ((f"{name} finetuned", "finetune"), (f"{name} linear", "linear"),
+                          ("supervised", "supervised")):
+        models[label], _ = fit_classifier(encoder, data, regime=regime, splits=split,
+                                          random_state=args.seed, **recipe)
     tables = []
     for label, model in models.items():
         tables.append(noise_robustness(model, data, splits=split, n_bootstraps=500,
@@ -66,13 +76,13 @@ def main() -> None:
         print(markdown_table(tables[-1]), flush=True)
     table = pd.concat(tables, ignore_index=True)
     text = (header(f"PTB-XL at {args.data}: {len(data.X)} records, task {preset['task']}") +
-            f"\nencoder: {args.method} {params}\n\n" + markdown_table(table) + "\n")
-    stem = RESULTS / f"noise_robustness_{args.method}"
+            f"\nencoder: {args.method} {params}\nrecipe overrides: {recipe}\n\n" +
+            markdown_table(table) + "\n")
+    stem = Path(args.results) / f"noise_robustness_{args.method}"
     stem.with_suffix(".md").write_text(text)
     line_plot(table, "level", "model", stem.with_suffix(".png"), "noise level (0: clean)",
               "Robustness to physiological noise", band=False)
     print(text)
-
 
 
 if __name__ == "__main__":

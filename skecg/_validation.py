@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from ._lazy import is_lazy_ecg_array
+
 _FINITE_CHECK_CHUNK = 256  # records per chunk: bounds memory when X is a large np.memmap
 
 
@@ -23,7 +25,9 @@ def check_ecg_array(
     ----------
     X : array-like of shape (n_records, n_leads, n_samples) or (n_records, n_samples)
         ECG signals in millivolts. A 2-D array is read as single-lead records.
-        A float32 ``np.ndarray`` or ``np.memmap`` is returned without copying.
+        A float32 ``np.ndarray`` or ``np.memmap`` is returned without copying, and so is an
+        out-of-core array (``__skecg_lazy_ecg__``, see :mod:`skecg._lazy`), which is float32,
+        3-D and finite by construction.
     name : str
         Name used in error messages.
     allow_2d : bool
@@ -38,6 +42,11 @@ def check_ecg_array(
     -------
     X : np.ndarray of shape (n_records, n_leads, n_samples), float32
     """
+    if is_lazy_ecg_array(X):  # out of core (ECGStore.X, LeadStandardizer on it): never copied
+        if X.shape[0] == 0 or X.shape[1] == 0 or X.shape[2] < min_samples:
+            raise ValueError(f"{name} has shape {tuple(X.shape)}; at least 1 record, 1 lead and "
+                             f"{min_samples} samples per lead are required.")
+        return X
     if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
         raise TypeError(f"{name} is a sparse matrix; sparse input is not supported for ECG "
                         "signals. Pass a dense array of shape (n_records, n_leads, n_samples).")

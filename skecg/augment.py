@@ -37,6 +37,7 @@ __all__ = [
     "RandomResizedCrop",
     "TimeOut",
     "add_physiological_noise",
+    "add_physiological_noise_windows",
     "baseline_shift",
     "baseline_wander",
     "channel_resize",
@@ -158,11 +159,6 @@ def _random_tones(weights: torch.Tensor, phases: torch.Tensor, cos_basis, sin_ba
     return ((weights * torch.cos(phases)) @ cos_basis) - ((weights * torch.sin(phases)) @ sin_basis)
 
 
-def _unit_peak(waves: torch.Tensor) -> torch.Tensor:
-    """Scale each waveform (last axis) to a largest absolute value of 1."""
-    return waves / waves.abs().amax(dim=-1, keepdim=True).clamp_min(1e-12)
-
-
 # --------------------------------------------------------------------------------------------
 # Augmentations
 # --------------------------------------------------------------------------------------------
@@ -213,13 +209,21 @@ def gaussian_blur(x: torch.Tensor) -> torch.Tensor:
 
 
 def random_resized_crop(x: torch.Tensor, scale: tuple[float, float] = (0.5, 1.0), *,
+                        positions: str = "random",
                         generator: torch.Generator | None = None) -> torch.Tensor:
     """Crop a random fraction of each signal and stretch it back to full length.
 
-    Each record gets a fraction ``f ~ U(scale)`` and a uniformly placed crop spanning
-    ``f * (n_samples - 1)`` samples (not restricted to whole samples), shared by its leads; the
-    crop is resampled to ``n_samples`` points by linear interpolation, i.e. slowed down by
-    ``1 / f``.
+    Each record gets a fraction ``f ~ U(scale)``, shared by its leads, and the crop is resampled
+    to ``n_samples`` points by linear interpolation, in one of two ways:
+
+    * ``positions="random"`` (the paper's reference code): the crop holds ``L = floor(f *
+      n_samples)`` whole samples from a uniform start; its first and last samples go to the
+      first and last output positions, the other ``L - 2`` to distinct random positions in
+      between, in order, and the output is interpolated linearly between them. This is a
+      stretch by ``1 / f`` with a random time warp on top (the gaps between placed samples
+      vary).
+    * ``positions="even"``: a crop spanning ``f * (n_samples - 1)`` samples (not restricted to
+      whole samples) at a uniform position, read at evenly spaced points: a pure stretch.
 
     Parameters
     ----------
@@ -227,6 +231,8 @@ def random_resized_crop(x: torch.Tensor, scale: tuple[float, float] = (0.5, 1.0)
         Signals in mV.
     scale : (float, float)
         Range of the kept fraction, within (0, 1].
+    positions : {"random", "even"}, default="random"
+        Where the crop's samples land in the output, see above.
     generator : torch.Generator, optional
         Source of randomness.
 
@@ -236,11 +242,31 @@ def random_resized_crop(x: torch.Tensor, scale: tuple[float, float] = (0.5, 1.0)
     """
     x = _check_batch(x)
     low, high = _check_interval(scale, "scale", 0.0, 1.0, open_lower=True)
+    if positions not in ("random", "even"):
+        raise ValueError(f"positions must be 'random' or 'even'; got {positions!r}.")
     batch, _, n = x.shape
     fraction = _uniform((batch, 1), low, high, x, generator)
-    start = _rand((batch, 1), x, generator) * (1 - fraction) * (n - 1)
-    t = torch.arange(n, device=x.device, dtype=fraction.dtype)
-    return _interpolate(x, start + fraction * t)
+    if positions == "even":
+        start = _rand((batch, 1), x, generator) * (1 - fraction) * (n - 1)
+        t = torch.arange(n, device=x.device, dtype=fraction.dtype)
+        return _interpolate(x, start + fraction * t)
+    if n < 3:
+        return x.clone()
+    length = (fraction * n).floor().clamp(2, n)  # (batch, 1), whole samples
+    start = (_rand((batch, 1), x, generator) * (n - length + 1)).floor().clamp_max(n - length)
+    # L - 2 distinct interior output positions: the first L - 2 of a random permutation
+    order = _rand((batch, n - 2), x, generator).argsort(dim=1)
+    interior = torch.arange(n - 2, device=x.device) < (length - 2)
+    placed = torch.zeros(batch, n - 2, dtype=torch.bool, device=x.device)
+    placed = placed.scatter(1, order, interior)
+    placed = F.pad(placed, (1, 1), value=True)  # first and last output positions
+    t = torch.arange(n, device=x.device)
+    sample = placed.cumsum(dim=1) - 1  # crop sample placed at or last before t
+    before = torch.where(placed, t, 0).cummax(dim=1).values
+    after = torch.where(placed, t, n - 1).flip(1).cummin(dim=1).values.flip(1)
+    gap = (after - before).clamp_min(1).to(fraction.dtype)
+    coords = start + sample.to(fraction.dtype) + (t - before).to(fraction.dtype) / gap
+    return _interpolate(x, coords)
 
 
 def time_out(x: torch.Tensor, fraction: tuple[float, float] = (0.2, 0.4), *,
@@ -356,6 +382,12 @@ def dynamic_time_warp(x: torch.Tensor, n_warps: int = 3, radius: float = 10, ste
 # --------------------------------------------------------------------------------------------
 # Physiological noise
 # --------------------------------------------------------------------------------------------
+# The four noises follow the formulas of the paper's reference code (its torch transformations,
+# used in pretraining and in the noise-robustness evaluation) with two of its slips corrected:
+# the power-line amplitude is scaled by C once (the reference multiplies by C twice), and the
+# baseline-shift lead gain is the intended random sign times N(1, 1) (the reference's operator
+# precedence gives 2 r - N(1, 1), r in {0, 1}: the same distribution, so nothing changes).
+# None of them is normalised to a peak: C scales sums of random components, as there.
 
 
 def _baseline_wander_noise(x, fs, c_max, fc, fdelta, generator) -> torch.Tensor:
@@ -363,27 +395,30 @@ def _baseline_wander_noise(x, fs, c_max, fc, fdelta, generator) -> torch.Tensor:
     c_max = _check_nonnegative(c_max, "c_max")
     fc = _check_positive(fc, "fc")
     fdelta = _check_positive(fdelta, "fdelta")
-    n_freqs = int(math.floor(fc / fdelta + 1e-9))
+    n_freqs = int(fc / fdelta + 0.5)
     if n_freqs < 1:
-        raise ValueError(f"fc ({fc} Hz) must be at least fdelta ({fdelta} Hz).")
+        raise ValueError(f"fc ({fc} Hz) must be at least half of fdelta ({fdelta} Hz).")
     batch, n_leads, n = x.shape
-    cos_basis, sin_basis = _cosine_basis(fdelta * np.arange(1, n_freqs + 1), n, fs, x)
-    weights = _rand((batch, n_leads, n_freqs), x, generator)
-    phases = _uniform((batch, n_leads, n_freqs), 0.0, 2 * math.pi, x, generator)
-    gain = _uniform((batch, n_leads, 1), 0.0, c_max, x, generator)
-    return gain * _unit_peak(_random_tones(weights, phases, cos_basis, sin_basis))
+    cos_basis, sin_basis = _cosine_basis(fdelta * np.arange(n_freqs), n, fs, x)
+    weights = _rand((batch, 1, n_freqs), x, generator)
+    phases = _uniform((batch, 1, n_freqs), 0.0, 2 * math.pi, x, generator)
+    gain = _uniform((batch, 1, 1), 0.0, c_max, x, generator)
+    wander = gain * _random_tones(weights, phases, cos_basis, sin_basis)
+    return wander.expand(batch, n_leads, n)
 
 
 def baseline_wander(x: torch.Tensor, fs: float = 100, c_max: float = 0.1, fc: float = 0.5,
                     fdelta: float = 0.01, *,
                     generator: torch.Generator | None = None) -> torch.Tensor:
-    """Add baseline wander: a random mixture of slow cosines.
+    """Add baseline wander: a random mixture of slow cosines, the same on every lead.
 
-    For each record and lead, a waveform ``sum_k a_k cos(2 pi k fdelta t + phi_k)`` with
-    ``k = 1 .. floor(fc / fdelta)``, weights ``a_k ~ U(0, 1)`` and phases ``phi_k ~ U(0, 2 pi)``
-    is scaled to a peak amplitude ``C ~ U(0, c_max)`` over the record; so ``|wander| <= c_max``.
-    Over windows much shorter than ``1 / fdelta`` seconds the slowest components look like
-    trends rather than oscillations.
+    Each record gets ``C * sum_k a_k cos(2 pi k fdelta t + phi_k)`` for ``k = 0 .. K - 1``,
+    ``K = round(fc / fdelta)`` (50 at the defaults, frequencies 0 to 0.49 Hz), with
+    ``C ~ U(0, c_max)``, ``a_k ~ U(0, 1)`` and ``phi_k ~ U(0, 2 pi)``, added to all its leads
+    alike, as in the paper's reference code. The ``k = 0`` term is a constant offset
+    ``a_0 cos(phi_0)`` (the reference's DC term), and over a 2.5 s window the slowest tones look
+    like offsets and trends too. The sum is not normalised: its RMS is about
+    ``c_max * sqrt(K / 18)`` (0.17 mV at the defaults), its peak several times ``c_max``.
 
     Parameters
     ----------
@@ -392,9 +427,9 @@ def baseline_wander(x: torch.Tensor, fs: float = 100, c_max: float = 0.1, fc: fl
     fs : float
         Sampling rate in Hz.
     c_max : float
-        Largest amplitude in mV.
+        Largest gain ``C`` in mV.
     fc : float
-        Highest frequency in Hz.
+        Cut-off frequency in Hz: ``K = round(fc / fdelta)`` components.
     fdelta : float
         Frequency spacing in Hz.
     generator : torch.Generator, optional
@@ -417,11 +452,12 @@ def _powerline_noise(x, fs, c_max, n_harmonics, freq, generator) -> torch.Tensor
         raise ValueError(f"n_harmonics must be a positive integer; got {n_harmonics!r}.")
     batch, n_leads, n = x.shape
     cos_basis, sin_basis = _cosine_basis(freq * np.arange(1, n_harmonics + 1), n, fs, x)
-    # interference is common to all leads up to a gain: one waveform per record
     weights = _rand((batch, 1, n_harmonics), x, generator)
-    phases = _uniform((batch, 1, n_harmonics), 0.0, 2 * math.pi, x, generator)
-    gain = _uniform((batch, n_leads, 1), 0.0, c_max, x, generator)
-    return gain * _unit_peak(_random_tones(weights, phases, cos_basis, sin_basis))
+    phase = _uniform((batch, 1, 1), 0.0, 2 * math.pi, x, generator)  # one for all harmonics
+    gain = _uniform((batch, 1, 1), 0.0, c_max, x, generator)
+    lead_gain = _uniform((batch, n_leads, 1), -1.0, 1.0, x, generator)
+    wave = _random_tones(weights, phase.expand(batch, 1, n_harmonics), cos_basis, sin_basis)
+    return gain * lead_gain * wave
 
 
 def powerline_noise(x: torch.Tensor, fs: float = 100, c_max: float = 0.2, n_harmonics: int = 3,
@@ -429,16 +465,18 @@ def powerline_noise(x: torch.Tensor, fs: float = 100, c_max: float = 0.2, n_harm
                     generator: torch.Generator | None = None) -> torch.Tensor:
     """Add power-line interference: a tone at ``freq`` and its harmonics.
 
-    Each record gets one waveform ``sum_k a_k cos(2 pi k freq t + phi_k)``, ``k = 1 ..
-    n_harmonics``, weights ``a_k ~ U(0, 1)`` and phases ``phi_k ~ U(0, 2 pi)``, shared by its
-    leads (interference is common-mode) and scaled per lead to a peak amplitude
-    ``C ~ U(0, c_max)``; so ``|noise| <= c_max``.
+    Each record gets one waveform ``C * sum_k a_k cos(2 pi k freq t + phi)``, ``k = 1 ..
+    n_harmonics``, with ``C ~ U(0, c_max)``, weights ``a_k ~ U(0, 1)`` and one phase
+    ``phi ~ U(0, 2 pi)``; each lead receives it times its own gain ``g ~ U(-1, 1)``
+    (interference is common-mode up to the lead's coupling), as in the paper's reference code,
+    which however multiplies by ``C`` twice; here ``C`` scales the noise once, so ``c_max`` is
+    an amplitude in mV and ``|noise| <= n_harmonics * c_max``.
 
     Components at or above the Nyquist frequency ``fs / 2`` are sampled as they would be by a
     recorder without anti-aliasing filter, so they alias: at the paper's ``fs = 100`` Hz the 50 Hz
     fundamental becomes an alternating ``(-1)^n cos(phi)`` pattern, 100 Hz a constant offset
-    and 150 Hz again an alternating pattern. Use ``fs = 500`` data to get genuine 50/100/150 Hz
-    tones.
+    and 150 Hz again an alternating pattern (RMS about ``c_max / sqrt(12)``). Use ``fs = 500``
+    data to get genuine 50/100/150 Hz tones.
 
     Parameters
     ----------
@@ -447,7 +485,7 @@ def powerline_noise(x: torch.Tensor, fs: float = 100, c_max: float = 0.2, n_harm
     fs : float
         Sampling rate in Hz.
     c_max : float
-        Largest amplitude in mV.
+        Largest gain ``C`` in mV.
     n_harmonics : int
         Number of components (1 = the fundamental only).
     freq : float
@@ -466,16 +504,17 @@ def powerline_noise(x: torch.Tensor, fs: float = 100, c_max: float = 0.2, n_harm
 def _em_noise(x, fs, c_max, generator) -> torch.Tensor:
     _check_positive(fs, "fs")
     c_max = _check_nonnegative(c_max, "c_max")
-    batch, n_leads, _ = x.shape
-    gain = _uniform((batch, n_leads, 1), 0.0, c_max, x, generator)
+    gain = _uniform((x.shape[0], 1, 1), 0.0, c_max, x, generator)
     return gain * _randn(x.shape, x, generator)
 
 
 def em_noise(x: torch.Tensor, fs: float = 100, c_max: float = 0.5, *,
              generator: torch.Generator | None = None) -> torch.Tensor:
-    """Add electrode-motion-like noise: white Gaussian noise of random strength per lead.
+    """Add electrode-motion-like noise: white Gaussian noise of random strength per record.
 
-    Each record and lead gets noise with standard deviation ``C ~ U(0, c_max)``.
+    Each record gets independent noise on every sample and lead with standard deviation
+    ``C ~ U(0, c_max)``, one ``C`` per record as in the paper's reference code (RMS
+    ``c_max / sqrt(3)``).
 
     Parameters
     ----------
@@ -501,20 +540,30 @@ def _baseline_shift_noise(x, fs, c_max, mean_segment_length, max_segments_per_se
                           generator) -> torch.Tensor:
     fs = _check_positive(fs, "fs")
     c_max = _check_nonnegative(c_max, "c_max")
-    mean_length = _check_positive(mean_segment_length, "mean_segment_length") * fs
+    mean_length = _check_positive(mean_segment_length, "mean_segment_length")
     rate = _check_positive(max_segments_per_second, "max_segments_per_second")
     batch, n_leads, n = x.shape
-    max_segments = max(1, math.floor(rate * n / fs))
-    count = 1 + (_rand((batch, 1), x, generator) * max_segments).floor().long()
+    max_segments = int(rate * n / fs + 0.5)
+    if max_segments == 0:
+        return x.new_zeros(x.shape)
+    count = (_rand((batch, 1), x, generator) * (max_segments + 1)).floor()
     active = torch.arange(max_segments, device=x.device) < count  # (batch, max_segments)
-    start = (_rand((batch, max_segments), x, generator) * n).floor()
-    # exponential lengths: 1 - U lies in (0, 1], so the log is finite
-    length = (-mean_length * torch.log1p(-_rand((batch, max_segments), x, generator)))
-    length = length.clamp_min(1.0)
-    t = torch.arange(n, device=x.device, dtype=start.dtype)
-    inside = (t >= start[..., None]) & (t < (start + length)[..., None]) & active[..., None]
-    amplitude = _uniform((batch, n_leads, max_segments), -c_max, c_max, x, generator)
-    return amplitude @ inside.to(amplitude.dtype)
+    middle = (_rand((batch, max_segments), x, generator) * n).floor()
+    half = 0.5 * fs * (mean_length + 0.2 * mean_length * _randn((batch, max_segments), x,
+                                                                  generator))
+    left = torch.trunc(middle - half).clamp_min(0)
+    right = torch.trunc(middle + half).clamp_max(n - 1)
+    level = _uniform((batch, max_segments), -1.0, 1.0, x, generator)
+    t = torch.arange(n, device=x.device, dtype=middle.dtype)
+    inside = (t >= left[..., None]) & (t <= right[..., None]) & active[..., None]
+    # a later segment overwrites an earlier one where they overlap: keep the last covering one
+    number = torch.arange(1, max_segments + 1, device=x.device).view(1, -1, 1)
+    last = (inside * number).amax(dim=1)  # (batch, n), 0 where no segment
+    shift = F.pad(level, (1, 0)).gather(1, last)
+    gain = _uniform((batch, 1, 1), 0.0, c_max, x, generator)
+    sign = 2.0 * (_rand((batch, n_leads, 1), x, generator) < 0.5).to(gain.dtype) - 1.0
+    lead_gain = sign * (1.0 + _randn((batch, n_leads, 1), x, generator))
+    return gain * lead_gain * shift[:, None, :]
 
 
 def baseline_shift(x: torch.Tensor, fs: float = 100, c_max: float = 1.0,
@@ -522,12 +571,13 @@ def baseline_shift(x: torch.Tensor, fs: float = 100, c_max: float = 1.0,
                    generator: torch.Generator | None = None) -> torch.Tensor:
     """Add step-like baseline shifts over random segments.
 
-    A record of ``T = n_samples / fs`` seconds gets between 1 and
-    ``M = max(1, floor(max_segments_per_second * T))`` segments (uniformly), each starting at a
-    uniform position with an exponential length of mean ``mean_segment_length`` seconds (cut at
-    the record's end). Over a segment each lead is offset by its own ``U(-c_max, c_max)``;
-    overlapping segments add, so ``|shift| <= M * c_max`` (``c_max`` for records up to
-    ``1 / max_segments_per_second`` seconds, e.g. the 2.5 s training crops).
+    As in the paper's reference code: a record of ``T = n_samples / fs`` seconds gets between 0
+    and ``M = round(max_segments_per_second * T)`` segments (uniformly; ``M = 1``, so 0 or 1
+    segment, for 2.5 s windows), each centred on a uniform sample with a length
+    ``~ N(mean_segment_length, (0.2 mean_segment_length)^2)`` seconds (cut at the record's
+    ends) and a level ``a ~ U(-1, 1)``; a later segment overwrites an earlier one. The shift
+    is ``C * g * a`` with ``C ~ U(0, c_max)`` per record and a gain ``g`` per lead, a random sign
+    times ``N(1, 1)``.
 
     Parameters
     ----------
@@ -536,7 +586,7 @@ def baseline_shift(x: torch.Tensor, fs: float = 100, c_max: float = 1.0,
     fs : float
         Sampling rate in Hz.
     c_max : float
-        Largest offset of one segment in mV.
+        Largest gain ``C`` in mV.
     mean_segment_length : float
         Mean segment length in seconds.
     max_segments_per_second : float
@@ -561,7 +611,9 @@ def add_physiological_noise(x: torch.Tensor, level: int, fs: float = 100,
     Baseline wander, electrode motion, power-line noise and baseline shifts are drawn
     independently with the ``c_max`` values of ``NOISE_LEVELS[level]`` and the other defaults
     of :func:`baseline_wander`, :func:`em_noise`, :func:`powerline_noise` and
-    :func:`baseline_shift`, and added to ``x``.
+    :func:`baseline_shift`, and added to ``x``. Every row of ``x`` gets its own draws: the
+    paper's reference adds noise to each evaluation window independently, which
+    :func:`add_physiological_noise_windows` does.
 
     Parameters
     ----------
@@ -587,6 +639,45 @@ def add_physiological_noise(x: torch.Tensor, level: int, fs: float = 100,
     noise = noise + _powerline_noise(x, fs, c_max["PowerlineNoise"], 3, 50.0, generator)
     noise = noise + _baseline_shift_noise(x, fs, c_max["BaselineShift"], 3.0, 0.3, generator)
     return x + noise.to(x.dtype)
+
+
+def add_physiological_noise_windows(
+    x: torch.Tensor, level: int, window: int = 250, stride: int = 125, fs: float = 100,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, np.ndarray]:
+    """Cut records into sliding windows and add the noise of ``level`` to each window.
+
+    The paper's reference evaluates noise robustness on windows of 2.5 s (stride 1.25 s), each
+    with its own noise draw (its gains ``C``, segments, phases), not on whole records. Predict
+    on the returned windows and average the predictions per record with ``record_index``
+    (:func:`skecg.preprocessing.aggregate_windows`).
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (n_records, n_leads, n_samples)
+        Records in mV.
+    level : int
+        Noise level, 1 (mild) to 6 (strong).
+    window, stride : int
+        Window length and distance between window starts in samples, as in
+        :func:`skecg.preprocessing.sliding_windows` (the last window ends at the last sample).
+    fs : float
+        Sampling rate in Hz.
+    generator : torch.Generator, optional
+        Source of randomness.
+
+    Returns
+    -------
+    windows : torch.Tensor of shape (n_records * n_windows, n_leads, window)
+        Noisy windows, record-major.
+    record_index : np.ndarray of shape (n_records * n_windows,), int64
+        The record each window comes from.
+    """
+    from .preprocessing import sliding_windows
+
+    x = _check_batch(x)
+    windows, record_index = sliding_windows(x, window, stride)
+    return add_physiological_noise(windows, level, fs, generator), record_index
 
 
 # --------------------------------------------------------------------------------------------
@@ -649,8 +740,9 @@ class RandomResizedCrop(_Augmentation):
 
     _function = staticmethod(random_resized_crop)
 
-    def __init__(self, scale: tuple[float, float] = (0.5, 1.0)):
+    def __init__(self, scale: tuple[float, float] = (0.5, 1.0), positions: str = "random"):
         self.scale = scale
+        self.positions = positions
 
 
 class TimeOut(_Augmentation):

@@ -1,40 +1,56 @@
 """ECG classification with skorch: supervised training, linear evaluation and finetuning.
 
-:class:`ECGClassifier` is a :class:`skorch.NeuralNetClassifier` subclass. Its network, a backbone
+:class:`ECGClassifier` is a small :class:`skorch.NeuralNet` subclass. Its network, a backbone
 (trained from scratch or deep-copied from a fitted self-supervised encoder) and a head, is built
-in ``initialize_module`` from explicit parameters and from shapes inferred in ``fit`` (stored as
-fitted attributes, never written back into parameters). Training follows the paper's protocol:
-one random crop per record per epoch; evaluation averages window predictions per record.
+from explicit parameters and from shapes inferred from the training data (stored as fitted
+attributes, never written back into parameters). Training follows the paper's protocol: one
+random crop per record per epoch. Every prediction -- ``forward``, ``predict_proba``,
+validation scoring -- goes through :meth:`ECGClassifier.evaluation_step`: sliding windows,
+logits, nonlinearity, windows pooled per record.
 """
 
 from __future__ import annotations
 
 import copy
-import numbers
 from contextlib import contextmanager
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.base import ClassifierMixin
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    Options,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d
-from skorch import NeuralNetClassifier
-from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog
+from sklearn.utils.validation import column_or_1d
+from skorch import NeuralNet
+from skorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    EpochScoring,
+    EpochTimer,
+    PassthroughScoring,
+    PrintLog,
+)
 from skorch.dataset import Dataset, unpack_data
-from skorch.utils import to_numpy
 from torch import nn
 
+from ._torch import OPTIMIZERS, autocast, get_optimizer, param_groups, resolve_device, rng_devices
 from ._validation import check_ecg_array, check_random_state_seed
-from .metrics import macro_auc
+from .metrics import macro_auc_scorer
 from .models import CPCNetwork, LinearHead, PaperHead, make_backbone
-from .preprocessing import random_crops, sliding_windows
-from .ssl._base import OPTIMIZERS, resolve_device
-from .ssl._training import PRECISIONS
+from .preprocessing import aggregate_windows, random_crops, sliding_windows
 
-__all__ = ["ClassifierNetwork", "ECGClassifier", "RecordAUC"]
+__all__ = ["ClassifierNetwork", "ECGClassifier", "HeadOnlyPhase"]
 
 DEFAULT_BACKBONE = "xresnet1d50"
-HEADS = ("linear", "paper")
 PRETRAINED_LR_FACTORS = (0.01, 0.1)  # the paper's finetuning: encoder x0.01, context x0.1
+# fitted attributes inferred from the training data; a fresh fit infers them again
+_INFERRED = ("n_leads_in_", "multilabel_", "classes_", "n_outputs_")
 
 
 class ClassifierNetwork(nn.Module):
@@ -47,69 +63,62 @@ class ClassifierNetwork(nn.Module):
         ``forward_features``.
     head : nn.Module
         Maps ``(batch, out_features)`` to logits ``(batch, n_outputs)``.
+
+    Attributes
+    ----------
+    backbone_frozen : bool
+        While True, ``train()`` leaves the backbone in eval mode (its BatchNorm statistics do
+        not move); :class:`HeadOnlyPhase` sets it.
     """
 
     def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
         super().__init__()
         self.backbone = backbone
         self.head = head
+        self.backbone_frozen = False
+
+    def train(self, mode: bool = True) -> ClassifierNetwork:
+        """Set train/eval mode; a frozen backbone always stays in eval mode."""
+        super().train(mode)
+        if self.backbone_frozen:
+            self.backbone.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``(batch, n_leads, n_samples)`` to logits ``(batch, n_outputs)``."""
         return self.head(self.backbone.forward_features(x))
 
 
-class RecordAUC(Callback):
-    """Record-level macro AUC of the validation records (``valid_auc``) and best weights.
+class HeadOnlyPhase(Callback):
+    """The head-only phase of :class:`ECGClassifier` (its ``freeze_encoder``, ``head_epochs``
+    and ``finetune_lr``), read from the net at each epoch so that ``set_params`` takes effect.
 
-    Collects the record-level probabilities that :meth:`ECGClassifier.validation_step` returns
-    (window probabilities pooled per record) and records their macro AUC in the history as
-    ``valid_auc`` (and ``valid_auc_best``). If the net's ``load_best`` is True, the weights of
-    the epoch with the highest ``valid_auc`` are restored at the end of training. Does nothing
-    when the net has no validation set.
+    While frozen (every epoch with ``freeze_encoder``, else the first ``head_epochs``), the
+    backbone gets no gradients and stays in eval mode (BatchNorm statistics untouched). When the
+    phase ends, each optimiser group's learning rate becomes ``finetune_lr * group["lr_factor"]``
+    if ``finetune_lr`` is set (the paper's CPC finetuning drops from 1e-3 to 1e-4 there). The
+    history records ``encoder_frozen`` per epoch.
     """
 
-    def initialize(self):
-        self.y_true_, self.y_score_ = [], []
-        self.best_score_, self.best_state_ = -np.inf, None
-        return self
-
-    def on_train_begin(self, net, **kwargs):
-        self.best_score_, self.best_state_ = -np.inf, None
-
-    def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
-        if not training:
-            self.y_true_.append(to_numpy(unpack_data(batch)[1]))
-            self.y_score_.append(to_numpy(y_pred))
-
-    def on_epoch_end(self, net, **kwargs):
-        if not self.y_score_:
-            return
-        score = macro_auc(np.concatenate(self.y_true_), np.concatenate(self.y_score_))
-        self.y_true_, self.y_score_ = [], []
-        is_best = score > self.best_score_
-        net.history.record("valid_auc", score)
-        net.history.record("valid_auc_best", bool(is_best))
-        if is_best:
-            self.best_score_ = score
-            if net.load_best:
-                self.best_state_ = {k: v.detach().cpu().clone()
-                                    for k, v in net.module_.state_dict().items()}
-
-    def on_train_end(self, net, **kwargs):
-        if net.load_best and self.best_state_ is not None:
-            net.module_.load_state_dict(self.best_state_)
-        self.best_state_ = None  # do not carry a second copy of the weights in pickles
+    def on_epoch_begin(self, net, **kwargs):
+        frozen = bool(net.freeze_encoder) or len(net.history) <= net.head_epochs
+        module = net.module_
+        if module.backbone_frozen and not frozen and net.finetune_lr is not None:
+            for group in net.optimizer_.param_groups:
+                group["lr"] = net.finetune_lr * group.get("lr_factor", 1.0)
+        module.backbone_frozen = frozen
+        module.backbone.requires_grad_(not frozen)
+        net.history.record("encoder_frozen", frozen)
 
 
-class ECGClassifier(NeuralNetClassifier):
+class ECGClassifier(ClassifierMixin, NeuralNet):
     """Multi-label or single-label ECG classifier on a (pretrained) backbone.
 
     ``y`` of shape (n_records, n_labels) holding 0/1 is a multi-label task (the PTB-XL case:
     one sigmoid per label, ``BCEWithLogitsLoss``); 1-D ``y`` holds class labels (softmax,
     ``CrossEntropyLoss``). Each epoch trains on one random crop of ``crop_length`` samples per
-    record; :meth:`predict_proba` averages (``aggregate``) the probabilities of sliding windows
-    per record.
+    record. Predictions average (``aggregate``) the probabilities of sliding windows per record.
+    The paper's recipes per method are :func:`skecg.evaluation.paper_recipe`.
 
     Parameters
     ----------
@@ -123,20 +132,24 @@ class ECGClassifier(NeuralNetClassifier):
         Width of a backbone trained from scratch (xresnet block width; encoder and LSTM width
         for "cpc"). Ignored with a fitted encoder.
     head : {"linear", "paper"}, default="linear"
-        "linear": one linear layer (linear evaluation). "paper": the paper's finetuning head,
-        BatchNorm - dropout - 512 hidden - ReLU - BatchNorm - dropout - linear.
+        "linear": one linear layer. "paper": the paper's finetuning head, BatchNorm - dropout -
+        512 hidden - ReLU - BatchNorm - dropout - linear.
+    head_dropout : float or (float, float), default=(0.25, 0.5)
+        Dropout of the paper head's two dropout layers.
     freeze_encoder : bool, default=False
         Linear evaluation: the backbone is not optimised and stays in eval mode during training
         (its BatchNorm statistics are frozen); only the head learns.
     head_epochs : int, default=0
         Train only the head (backbone frozen as with ``freeze_encoder``) for the first
-        ``head_epochs`` epochs, then all layers. The history records ``encoder_frozen`` per
-        epoch.
+        ``head_epochs`` epochs, then all layers (:class:`HeadOnlyPhase`).
+    finetune_lr : float or None, default=None
+        Base learning rate once the head-only phase ends (the discriminative factors apply to
+        it); None keeps ``lr``.
     discriminative_lr : tuple of (float, float) or None, default=None
         Learning-rate factors ``(encoder, context)``: backbone parameters learn at
         ``lr * encoder`` (for the "cpc" network the LSTM at ``lr * context``), the head at
-        ``lr``. None: the paper's ``(0.01, 0.1)`` with a pretrained encoder, ``(1, 1)`` for a
-        backbone trained from scratch.
+        ``lr``. None: the paper's CPC ``(0.01, 0.1)`` with a pretrained encoder, ``(1, 1)`` for
+        a backbone trained from scratch.
     crop_length : int or None, default=250
         Samples of the random training crop (2.5 s at 100 Hz); None trains on whole records.
     window, stride : int, default=250, 125
@@ -145,7 +158,7 @@ class ECGClassifier(NeuralNetClassifier):
         How window probabilities are pooled per record ("max" is renormalised to sum to 1 for
         single-label tasks).
     batch_size : int, default=128
-        Records per training step (and per prediction chunk).
+        Records per training step (and per prediction batch).
     max_epochs : int, default=50
     lr : float, default=1e-3
         Learning rate of the head (see ``discriminative_lr``).
@@ -156,24 +169,26 @@ class ECGClassifier(NeuralNetClassifier):
     train_split : callable or None, default=None
         skorch's validation split. None: no validation. A fixed validation set is passed the
         skorch way, ``train_split=skorch.helper.predefined_split(skorch.dataset.Dataset(
-        X_valid, y_valid))`` (validated like ``X``/``y``; pass it already preprocessed when the
-        classifier ends a Pipeline); ``skorch.dataset.ValidSplit(0.1)`` holds out random
-        records. The history then holds ``valid_loss`` (window level) and ``valid_auc``
-        (record-level macro AUC, windows pooled per record).
+        X_valid, y_valid))`` (validated like ``X``/``y``); ``skorch.dataset.ValidSplit(0.1)``
+        holds out random records. The history then holds ``valid_loss`` (window level) and
+        ``valid_auc`` (record-level macro AUC: skorch's ``EpochScoring`` with
+        :data:`skecg.metrics.macro_auc_scorer`).
     load_best : bool, default=True
         At the end of ``fit``, restore the weights of the epoch with the best ``valid_auc``
-        (only with a validation set).
+        (skorch's ``EarlyStopping(load_best=True)``, which never stops early here; only with a
+        validation set).
+    classes : array-like or None, default=None
+        Class labels of single-label ``y`` (None: those in ``y``).
     random_state : int, RandomState or None, default=None
         Seeds weights, shuffling, crops and dropout; the global torch RNG is left as it was.
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
-    precision : {32, "bf16"}, default=32
+    precision : {32, "bf16", "fp16"}, default=32
         Autocast dtype of the forward passes.
     verbose : int, default=0
         Print skorch's epoch log.
     **kwargs
-        Other :class:`skorch.NeuralNetClassifier` parameters: ``callbacks`` (e.g.
-        ``EarlyStopping(monitor="valid_auc", lower_is_better=False)``), ``warm_start``,
-        ``criterion`` (None: chosen from ``y``), ``classes``, ``iterator_train__*``,
+        Other :class:`skorch.NeuralNet` parameters: ``callbacks`` (appended to the defaults),
+        ``warm_start``, ``criterion`` (None: chosen from ``y``), ``iterator_train__*``,
         ``optimizer__*``, ... ``module`` must stay None: the network is built from ``encoder``
         and ``head``.
 
@@ -196,20 +211,37 @@ class ECGClassifier(NeuralNetClassifier):
 
     Notes
     -----
-    The paper's regimes (PTB-XL, 100 Hz): linear evaluation ``freeze_encoder=True``; finetuning
-    ``head="paper", head_epochs=50`` then all layers with discriminative learning rates (the
-    paper also lowers ``lr`` from 1e-3 to 1e-4 after the head phase: add a skorch
-    ``LRScheduler`` callback for that). Supervised baseline: ``encoder="xresnet1d50"``.
-
-    ``fit`` and ``partial_fit`` are thin wrappers around skorch's: they validate ``X``
-    (2-D input is read as single-lead records) and ``y``, infer the shapes the network needs
-    before skorch initialises it, resolve ``device="auto"`` and run training inside
-    :func:`torch.random.fork_rng`; epochs, callbacks and history are skorch's. While training,
-    ``device`` reads as the resolved device (so skorch's own code, e.g. checkpoint loading, sees
-    a real one); the requested value is restored when ``fit`` returns. As in skorch,
-    ``set_params(lr=...)`` on an initialised net sets the rate of every parameter group until
-    the next ``fit`` rebuilds the optimiser.
+    ``forward(X)`` returns the record-level probabilities that ``predict_proba`` returns and
+    that ``valid_auc`` scores: one code path (:meth:`evaluation_step`). ``set_params(lr=...)``
+    on an initialised net sets the rate of every parameter group until the next ``fit``
+    rebuilds the optimiser, as in skorch.
     """
+
+    _parameter_constraints: dict = {
+        "encoder": [str, None, HasMethods(["transform"])],
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "head": [StrOptions({"linear", "paper"})],
+        "head_dropout": [Interval(Real, 0, 1, closed="left"), tuple, list],
+        "freeze_encoder": ["boolean"],
+        "head_epochs": [Interval(Integral, 0, None, closed="left")],
+        "finetune_lr": [Interval(Real, 0, None, closed="neither"), None],
+        "discriminative_lr": [tuple, list, None],
+        "crop_length": [Interval(Integral, 1, None, closed="left"), None],
+        "window": [Interval(Integral, 1, None, closed="left")],
+        "stride": [Interval(Integral, 1, None, closed="left")],
+        "aggregate": [StrOptions({"mean", "max"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
+        "load_best": ["boolean"],
+        "classes": ["array-like", None],
+        "random_state": ["random_state"],
+        "device": [str],
+        "precision": [StrOptions({"32", "bf16", "fp16"}), Options(Integral, {16, 32})],
+        "verbose": ["verbose"],
+    }
 
     def __init__(
         self,
@@ -217,8 +249,10 @@ class ECGClassifier(NeuralNetClassifier):
         *,
         width: int = 64,
         head: str = "linear",
+        head_dropout: float | tuple[float, float] = (0.25, 0.5),
         freeze_encoder: bool = False,
         head_epochs: int = 0,
+        finetune_lr: float | None = None,
         discriminative_lr: tuple[float, float] | None = None,
         crop_length: int | None = 250,
         window: int = 250,
@@ -231,6 +265,7 @@ class ECGClassifier(NeuralNetClassifier):
         optimizer="adamw",
         train_split=None,
         load_best: bool = True,
+        classes=None,
         random_state=None,
         device: str = "cpu",
         precision: int | str = 32,
@@ -245,8 +280,10 @@ class ECGClassifier(NeuralNetClassifier):
         self.encoder = encoder
         self.width = width
         self.head = head
+        self.head_dropout = head_dropout
         self.freeze_encoder = freeze_encoder
         self.head_epochs = head_epochs
+        self.finetune_lr = finetune_lr
         self.discriminative_lr = discriminative_lr
         self.crop_length = crop_length
         self.window = window
@@ -254,12 +291,15 @@ class ECGClassifier(NeuralNetClassifier):
         self.aggregate = aggregate
         self.weight_decay = weight_decay
         self.load_best = load_best
+        self.classes = classes
         self.random_state = random_state
         self.precision = precision
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y, **fit_params):
-        """Train the network (re-initialised unless ``warm_start``).
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train ``max_epochs`` more epochs (building the network first if needed).
+
+        ``fit`` is skorch's: it re-initialises (unless ``warm_start``) and calls this.
 
         Parameters
         ----------
@@ -267,22 +307,6 @@ class ECGClassifier(NeuralNetClassifier):
             ECG records (a 2-D array is single-lead).
         y : array-like of shape (n_records, n_labels) or (n_records,)
             Multi-hot labels (multi-label) or class labels (single-label).
-
-        Returns
-        -------
-        self
-        """
-        if not self.warm_start:
-            self.initialized_ = False
-        return self.partial_fit(X, y, _routing_method="fit", **fit_params)
-
-    def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """Train ``max_epochs`` more epochs (initialising the network first if needed).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_records, n_leads, n_samples) or (n_records, n_samples)
-        y : array-like of shape (n_records, n_labels) or (n_records,)
         classes : ignored
             Present for scikit-learn compatibility; use the ``classes`` parameter instead.
 
@@ -290,6 +314,10 @@ class ECGClassifier(NeuralNetClassifier):
         -------
         self
         """
+        # Unavoidable override: skorch builds the network in initialize(), before any hook
+        # sees the data, and has no random_state (skorch issue #33). This wrapper validates
+        # X and y, infers the shapes the network needs on a fresh fit, and runs skorch's own
+        # partial_fit (epochs, callbacks, history) inside fork_rng, seeded from random_state.
         self._check_params()
         unexpected = sorted(set(fit_params) - {"_routing_method"})
         if unexpected:  # skorch would pass them to the network's forward, which takes none
@@ -306,40 +334,36 @@ class ECGClassifier(NeuralNetClassifier):
             raise ValueError(f"X has {X.shape[2]} samples per lead, fewer than "
                              f"crop_length={self.crop_length}.")
         if not self.initialized_:
+            self.initialize()
+        fresh = self.module_ is None
+        if fresh:
             self._infer_shapes(X, y)
         y = self._encode_targets(y, X, name="y")
         seed = check_random_state_seed(self.random_state)
-        if self.initialized_:  # continued training: do not repeat the same crops and shuffles
+        if not fresh:  # continued training: do not repeat the same crops and shuffles
             seed += len(self.history)
-        with self._resolved_device(), torch.random.fork_rng(devices=_rng_devices()):
+        with self._resolved_device(), torch.random.fork_rng(devices=rng_devices()):
             torch.manual_seed(seed)
+            if fresh:
+                self._build_network()
+            self.generator_ = torch.Generator().manual_seed(seed)  # crop offsets
             super().partial_fit(X, y, **fit_params)
         return self
 
     def _check_params(self) -> None:
-        if self.head not in HEADS:
-            raise ValueError(f"head must be one of {HEADS}; got {self.head!r}.")
-        if self.aggregate not in ("mean", "max"):
-            raise ValueError(f"aggregate must be 'mean' or 'max'; got {self.aggregate!r}.")
-        if self.precision not in (32, "32", "bf16"):
-            raise ValueError(f"precision must be 32 or 'bf16'; got {self.precision!r}.")
-        if isinstance(self.optimizer, str) and self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} or a torch "
-                             f"optimizer class; got {self.optimizer!r}.")
+        params = {name: getattr(self, name) for name in self._parameter_constraints}
+        validate_parameter_constraints(self._parameter_constraints, params,
+                                       caller_name=type(self).__name__)
         if self.module is not None:
             raise ValueError("module must be None: ECGClassifier builds its network from "
                              "`encoder` and `head`.")
-        names = ["batch_size", "max_epochs", "window", "stride"]
-        for name in names + ["crop_length"] * (self.crop_length is not None):
+        for name in ("discriminative_lr", "head_dropout"):
             value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}.")
-        if not isinstance(self.head_epochs, numbers.Integral) or self.head_epochs < 0:
-            raise ValueError(f"head_epochs must be an int >= 0; got {self.head_epochs!r}.")
-        factors = self.discriminative_lr
-        if factors is not None and (len(factors) != 2 or min(factors) < 0):
-            raise ValueError("discriminative_lr must be None or (encoder factor, context "
-                             f"factor) >= 0; got {factors!r}.")
+            if isinstance(value, (tuple, list)) and (
+                    len(value) != 2 or not all(isinstance(v, Real) and v >= 0 for v in value)):
+                raise ValueError(f"{name} must be a pair of numbers >= 0; got {value!r}.")
+        if any(p >= 1 for p in np.atleast_1d(self.head_dropout)):
+            raise ValueError(f"head_dropout must be in [0, 1); got {self.head_dropout!r}.")
 
     def _infer_shapes(self, X: np.ndarray, y) -> None:
         y = np.asarray(y)
@@ -347,26 +371,29 @@ class ECGClassifier(NeuralNetClassifier):
             raise ValueError(f"X has {len(X)} records but y has {len(y)} entries.")
         check_classification_targets(y)
         kind = type_of_target(y, input_name="y")
-        self.n_leads_in_ = X.shape[1]
-        self.multilabel_ = kind == "multilabel-indicator"
-        if self.multilabel_:
-            self.classes_inferred_ = np.arange(y.shape[1])
+        multilabel = kind == "multilabel-indicator"
+        if multilabel:
+            classes = np.arange(y.shape[1])
+            if self.classes is not None and len(self.classes) != y.shape[1]:
+                raise ValueError(f"y has {y.shape[1]} labels but classes has "
+                                 f"{len(self.classes)}.")
         elif kind in ("binary", "multiclass"):
-            self.classes_inferred_ = np.unique(column_or_1d(y, warn=True))
+            classes = np.unique(column_or_1d(y, warn=True))
+            if self.classes is not None:
+                classes = np.asarray(self.classes)
         else:
             raise ValueError(f"y must be 1-D class labels or a multi-hot matrix; got {kind}.")
-        if self.multilabel_ and self.classes is not None and len(self.classes) != y.shape[1]:
-            raise ValueError(f"y has {y.shape[1]} labels but classes has {len(self.classes)}.")
-        self.n_outputs_ = len(self.classes_)
-        if not self.multilabel_ and self.n_outputs_ < 2:
+        if not multilabel and len(classes) < 2:
             raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in the "
                              "data, but the data contains only one class.")
+        self.n_leads_in_ = X.shape[1]
+        self.multilabel_ = multilabel
+        self.classes_ = classes
+        self.n_outputs_ = len(classes)
 
     def _encode_targets(self, y, X: np.ndarray, name: str) -> np.ndarray:
         """Check ``X``'s leads and turn ``y`` into float multi-hot or int64 class indices."""
-        if X.shape[1] != self.n_leads_in_:
-            raise ValueError(f"X has {X.shape[1]} leads, but {type(self).__name__} was fitted "
-                             f"on {self.n_leads_in_} leads.")
+        self._check_leads(X, name="X" if name == "y" else "X_valid")
         y = np.asarray(y)
         if len(y) != len(X):
             raise ValueError(f"{name} has {len(y)} entries for {len(X)} records.")
@@ -385,8 +412,10 @@ class ECGClassifier(NeuralNetClassifier):
                              f"classes_ {classes.tolist()[:10]}.")
         return index.astype(np.int64)
 
-    def check_data(self, X, y=None):
-        """No-op: ``partial_fit`` has validated and encoded ``X`` and ``y`` already."""
+    def _check_leads(self, X: np.ndarray, name: str = "X") -> None:
+        if X.shape[1] != self.n_leads_in_:
+            raise ValueError(f"{name} has {X.shape[1]} leads, but {type(self).__name__} was "
+                             f"fitted on {self.n_leads_in_} leads.")
 
     # ------------------------------------------------------- skorch components
     @contextmanager
@@ -401,25 +430,48 @@ class ECGClassifier(NeuralNetClassifier):
             self.device = requested
 
     def initialize(self):
-        """Build network, criterion, optimiser and callbacks (needs the shapes from ``fit``)."""
-        if not hasattr(self, "n_leads_in_"):
-            raise ValueError(f"{type(self).__name__} infers its shapes from the data: call "
-                             "fit(X, y) rather than initialize().")
-        with self._resolved_device():
-            super().initialize()
-        # crop offsets come from a generator on the CPU, seeded from the (forked) global RNG
-        self.generator_ = torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))
-        return self
+        """Initialise callbacks and history; forget the shapes of an earlier fit.
+
+        The network, criterion and optimiser depend on the data's shapes: ``partial_fit``
+        builds them once it has seen the training data.
+        """
+        for name in _INFERRED:
+            self.__dict__.pop(name, None)
+        return super().initialize()
+
+    def _build_network(self) -> None:
+        try:
+            self._initialize_module()
+            self._initialize_criterion()
+            self._initialize_optimizer()
+        except BaseException:
+            for name in _INFERRED:  # not fitted: no shapes without a network
+                self.__dict__.pop(name, None)
+            self.module_ = None
+            raise
+
+    def _shapes_known(self) -> bool:
+        return hasattr(self, "n_outputs_")
 
     @property
     def _default_callbacks(self):
-        return [
+        callbacks = [
             ("epoch_timer", EpochTimer()),
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-            ("valid_loss", PassthroughScoring(name="valid_loss")),
-            ("valid_auc", RecordAUC()),
-            ("print_log", PrintLog()),
+            ("head_only", HeadOnlyPhase()),
         ]
+        if self.train_split is not None:
+            callbacks += [
+                ("valid_loss", PassthroughScoring(name="valid_loss")),
+                ("valid_auc", EpochScoring(macro_auc_scorer, name="valid_auc",
+                                           lower_is_better=False)),
+            ]
+            # read by get_params before any validation: no truth test of a raw parameter
+            if self.load_best is True:  # patience=None: keeps the best weights, never stops early
+                callbacks.append(("best_valid_auc", EarlyStopping(
+                    monitor="valid_auc", lower_is_better=False, patience=None, threshold=0,
+                    threshold_mode="abs", load_best=True)))
+        return [*callbacks, ("print_log", PrintLog())]
 
     def _pretrained(self) -> bool:
         return not (self.encoder is None or isinstance(self.encoder, str))
@@ -444,9 +496,12 @@ class ECGClassifier(NeuralNetClassifier):
 
     def initialize_module(self):
         """Build :class:`ClassifierNetwork` from ``encoder``, ``head`` and the fitted shapes."""
+        if not self._shapes_known():
+            self.module_ = None  # built by partial_fit once the data are seen
+            return self
         backbone = self._make_backbone()
         if self.head == "paper":
-            head = PaperHead(backbone.out_features, self.n_outputs_)
+            head = PaperHead(backbone.out_features, self.n_outputs_, dropout=self.head_dropout)
         else:
             head = LinearHead(backbone.out_features, self.n_outputs_)
         self.module_ = ClassifierNetwork(backbone, head)
@@ -456,66 +511,58 @@ class ECGClassifier(NeuralNetClassifier):
         """``BCEWithLogitsLoss`` for multi-label ``y``, ``CrossEntropyLoss`` otherwise."""
         if self.criterion is not None:
             return super().initialize_criterion()
-        self.criterion_ = nn.BCEWithLogitsLoss() if self.multilabel_ else nn.CrossEntropyLoss()
+        if not self._shapes_known():
+            self.criterion_ = None
+        else:
+            self.criterion_ = (nn.BCEWithLogitsLoss() if self.multilabel_
+                               else nn.CrossEntropyLoss())
         return self
 
-    def _parameter_parts(self) -> dict[str, list[nn.Parameter]]:
-        backbone = self.module_.backbone
-        context = list(backbone.lstm.parameters()) if isinstance(backbone, CPCNetwork) else []
-        context_ids = {id(p) for p in context}
-        encoder = [p for p in backbone.parameters() if id(p) not in context_ids]
-        head = list(self.module_.head.parameters())
-        return {"encoder": encoder, "context": context, "head": head}
+    def parameter_parts(self) -> dict[str, tuple[list[nn.Parameter], float]]:
+        """The network's parts with their learning-rate factors (see ``discriminative_lr``).
 
-    def initialize_optimizer(self, triggered_directly=None):
-        """Optimiser with one parameter group per part (encoder, context, head) and decay kind.
-
-        Groups are named (``group["name"]``, e.g. "encoder", "head_no_decay"); their learning
-        rates follow ``discriminative_lr``; biases and BatchNorm parameters get no weight decay.
-        With ``freeze_encoder`` only the head is optimised.
+        Returns
+        -------
+        parts : dict
+            ``{"encoder": (params, factor), "context": (params, factor), "head": (params,
+            1.0)}``; "context" is the LSTM of a "cpc" backbone (empty otherwise). With
+            ``freeze_encoder`` only the head.
         """
         factors = self.discriminative_lr
         if factors is None:
             factors = PRETRAINED_LR_FACTORS if self._pretrained() else (1.0, 1.0)
-        lr_factor = {"encoder": factors[0], "context": factors[1], "head": 1.0}
+        backbone = self.module_.backbone
+        context = list(backbone.lstm.parameters()) if isinstance(backbone, CPCNetwork) else []
+        context_ids = {id(p) for p in context}
+        encoder = [p for p in backbone.parameters() if id(p) not in context_ids]
+        parts = {"encoder": (encoder, factors[0]), "context": (context, factors[1]),
+                 "head": (list(self.module_.head.parameters()), 1.0)}
+        if self.freeze_encoder:
+            return {"head": parts["head"]}
+        return parts
+
+    def initialize_optimizer(self, triggered_directly=None):
+        """Optimiser with named parameter groups from :func:`skecg._torch.param_groups`.
+
+        One group per part (encoder, context, head) and decay kind (e.g. "encoder",
+        "head_no_decay"); learning rates follow ``discriminative_lr``; biases and BatchNorm
+        parameters get no weight decay. With ``freeze_encoder`` only the head is optimised.
+        """
+        if not self._shapes_known():
+            self.optimizer_ = None
+            return self
         kwargs = self.get_params_for("optimizer")
         lr = kwargs.pop("lr", self.lr)
         weight_decay = kwargs.pop("weight_decay", self.weight_decay)
-        groups = []
-        for part, params in self._parameter_parts().items():
-            if self.freeze_encoder and part != "head":
-                continue
-            for suffix, decay, selected in (("", weight_decay, [p for p in params if p.ndim > 1]),
-                                            ("_no_decay", 0.0, [p for p in params if p.ndim <= 1])):
-                if selected:
-                    groups.append({"params": selected, "lr": lr * lr_factor[part],
-                                   "weight_decay": decay, "name": part + suffix})
-        optimizer = self.optimizer
-        optimizer = OPTIMIZERS[optimizer] if isinstance(optimizer, str) else optimizer
-        self.optimizer_ = optimizer(groups, lr=lr, **kwargs)
+        groups = param_groups(self.parameter_parts(), lr, weight_decay)
+        self.optimizer_ = get_optimizer(self.optimizer)(groups, lr=lr, **kwargs)
         return self
 
+    def check_is_fitted(self, attributes=None, *args, **kwargs):
+        """Raise skorch's ``NotInitializedError`` unless the network has been trained."""
+        super().check_is_fitted(attributes or ["n_outputs_", "module_"], *args, **kwargs)
+
     # ---------------------------------------------------------- train / eval
-    def _encoder_frozen(self) -> bool:
-        return bool(self.freeze_encoder or len(self.history) <= self.head_epochs)
-
-    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
-                               **kwargs)
-        frozen = self._encoder_frozen()
-        self.module_.backbone.requires_grad_(not frozen)
-        self.history.record("encoder_frozen", frozen)
-
-    def _set_training(self, training=True):
-        super()._set_training(training)
-        if training and self._encoder_frozen():
-            self.module_.backbone.eval()  # frozen BatchNorm statistics
-
-    def _autocast(self):
-        dtype = PRECISIONS[self.precision]
-        return torch.autocast(torch.device(self.device_).type, dtype=dtype,
-                              enabled=dtype is not None)
-
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = torch.as_tensor(y_true, device=y_pred.device)
         y_true = y_true.float() if self.multilabel_ else y_true.long()
@@ -528,33 +575,83 @@ class ECGClassifier(NeuralNetClassifier):
         x = torch.as_tensor(Xi, dtype=torch.float32, device=self.device_)
         if self.crop_length is not None:
             x = random_crops(x, self.crop_length, generator=self.generator_)
-        with self._autocast():
+        with autocast(self.device_, self.precision):
             y_pred = self.module_(x)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
+    def _window_and_record_outputs(self, Xi) -> tuple[torch.Tensor, torch.Tensor]:
+        """Window logits and record-level probabilities of a batch of records.
+
+        Windows -> logits -> nonlinearity -> pooled per record (``aggregate``).
+        """
+        x = torch.as_tensor(Xi, dtype=torch.float32, device=self.device_)
+        windows, record_index = sliding_windows(x, self.window, self.stride)
+        with autocast(self.device_, self.precision):
+            logits = self.module_(windows).float()
+        proba = aggregate_windows(self._window_nonlinearity(logits), record_index,
+                                  reduce=self.aggregate)
+        if self.aggregate == "max" and not self.multilabel_:
+            proba = proba / proba.sum(dim=1, keepdim=True)
+        return logits, proba
+
+    def _window_nonlinearity(self, logits: torch.Tensor) -> torch.Tensor:
+        fn = self.predict_nonlinearity
+        if fn == "auto":
+            return torch.sigmoid(logits) if self.multilabel_ else torch.softmax(logits, dim=-1)
+        return logits if fn is None else fn(logits)
+
+    def _get_predict_nonlinearity(self):
+        # the nonlinearity is applied per window in evaluation_step, before pooling
+        self.check_is_fitted()
+        return _identity
+
     def validation_step(self, batch, **fit_params):
-        """Window-level loss and record-level probabilities (windows pooled per record)."""
+        """Window-level loss and record-level probabilities (as :meth:`evaluation_step`)."""
         self._set_training(False)
         Xi, yi = unpack_data(batch)
-        x = torch.as_tensor(Xi, dtype=torch.float32, device=self.device_)
         with torch.no_grad():
-            logits = self._window_logits(x)
+            logits, proba = self._window_and_record_outputs(Xi)
             y = torch.as_tensor(yi, device=logits.device)
-            loss = self.get_loss(logits, y.repeat_interleave(len(logits) // len(x), dim=0))
-            proba = self._pool(self._nonlinearity(logits), len(x))
+            loss = self.get_loss(logits, y.repeat_interleave(len(logits) // len(y), dim=0))
         return {"loss": loss, "y_pred": proba}
+
+    def evaluation_step(self, batch, training=False):
+        """Record-level probabilities: windows -> logits -> nonlinearity -> pooled per record.
+
+        The one path of ``forward``, ``predict_proba`` and validation scoring.
+        """
+        self.check_is_fitted()
+        Xi, _ = unpack_data(batch)
+        with torch.set_grad_enabled(training):
+            self._set_training(training)
+            return self._window_and_record_outputs(Xi)[1]
 
     def get_iterator(self, dataset, training=False):
         if not training:
-            return super().get_iterator(dataset, training=False)
+            # a DataLoader draws its base seed from the global torch RNG even when it does not
+            # shuffle: give it its own generator so that predicting leaves that RNG alone
+            kwargs = {"generator": torch.Generator(), **self.get_params_for("iterator_valid")}
+            kwargs.setdefault("batch_size", self.batch_size)
+            return self.iterator_valid(dataset, **kwargs)
         kwargs = self.get_params_for("iterator_train")
         batch_size = kwargs.get("batch_size", self.batch_size)
         # a last batch of one record cannot train BatchNorm: drop it
         drop_last = len(dataset) > batch_size and len(dataset) % batch_size == 1
         kwargs = {"shuffle": True, "drop_last": drop_last, "batch_size": batch_size, **kwargs}
         return self.iterator_train(dataset, **kwargs)
+
+    def get_dataset(self, X, y=None):
+        """skorch's Dataset; records to predict are validated (leads, at least ``window``)."""
+        if y is None and not isinstance(X, torch.utils.data.Dataset):
+            self.check_is_fitted()
+            X = check_ecg_array(X, name="X")
+            self._check_leads(X)
+            if X.shape[2] < self.window:
+                raise ValueError(f"X has {X.shape[2]} samples per lead, fewer than "
+                                 f"window={self.window}.")
+        return super().get_dataset(X, y)
 
     def get_split_datasets(self, X, y=None, **fit_params):
         """skorch's split; a fixed validation ``Dataset`` is validated like the training data."""
@@ -567,62 +664,10 @@ class ECGClassifier(NeuralNetClassifier):
                 raise ValueError(f"X_valid has {X_valid.shape[2]} samples per lead, fewer than "
                                  f"window={self.window}.")
             y_valid = self._encode_targets(dataset_valid.y, X_valid, name="y_valid")
-            dataset_valid = self.get_dataset(X_valid, y_valid)
+            dataset_valid = super().get_dataset(X_valid, y_valid)
         return dataset_train, dataset_valid
 
     # -------------------------------------------------------------- prediction
-    def _window_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of every window of records ``x``: (n_records * n_windows, n_outputs)."""
-        windows, _ = sliding_windows(x, self.window, self.stride)
-        with self._autocast():
-            return self.module_(windows).float()
-
-    def _nonlinearity(self, logits: torch.Tensor) -> torch.Tensor:
-        fn = self.predict_nonlinearity
-        if fn == "auto":
-            return torch.sigmoid(logits) if self.multilabel_ else torch.softmax(logits, dim=-1)
-        return logits if fn is None else fn(logits)
-
-    def _pool(self, values: torch.Tensor, n_records: int) -> torch.Tensor:
-        """Pool record-major window values (n_records * n_windows, k) to (n_records, k)."""
-        per_record = values.reshape(n_records, -1, values.shape[-1])
-        if self.aggregate == "mean":
-            return per_record.mean(dim=1)
-        pooled = per_record.amax(dim=1)
-        return pooled if self.multilabel_ else pooled / pooled.sum(dim=1, keepdim=True)
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Record-level probabilities: window probabilities pooled per record.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_records, n_leads, n_samples) or (n_records, n_samples)
-            Records of at least ``window`` samples.
-
-        Returns
-        -------
-        proba : np.ndarray of shape (n_records, n_outputs_), float32
-            Per-label probabilities (multi-label) or class probabilities in the order of
-            ``classes_`` (single-label).
-        """
-        check_is_fitted(self)
-        X = check_ecg_array(X, name="X")
-        if X.shape[1] != self.n_leads_in_:
-            raise ValueError(f"X has {X.shape[1]} leads, but {type(self).__name__} was fitted "
-                             f"on {self.n_leads_in_} leads.")
-        if X.shape[2] < self.window:
-            raise ValueError(f"X has {X.shape[2]} samples per lead, fewer than "
-                             f"window={self.window}.")
-        self._set_training(False)
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(X), self.batch_size):
-                x = torch.as_tensor(np.array(X[start:start + self.batch_size]),
-                                    device=self.device_)
-                logits = self._window_logits(x)
-                out.append(self._pool(self._nonlinearity(logits), len(x)).cpu().numpy())
-        return np.concatenate(out).astype(np.float32, copy=False)
-
     def predict(self, X) -> np.ndarray:
         """Multi-hot labels (probability > 0.5) or the most probable class of each record.
 
@@ -654,11 +699,13 @@ class ECGClassifier(NeuralNetClassifier):
         return clone
 
     def __setstate__(self, state):
+        # Unavoidable override: skorch maps the pickled weights to state["device"], and
+        # torch knows no device "auto"; map them to the device they were trained on.
         requested = state["device"]
-        if requested == "auto":  # skorch maps the weights with the device it finds here
+        if requested == "auto":
             state["device"] = state.get("device_", "cpu")
         super().__setstate__(state)
-        if hasattr(self, "module_"):
+        if getattr(self, "module_", None) is not None:
             self.device_ = self.device  # where the weights were mapped to
         if requested == "auto":
             self.device = requested
@@ -671,5 +718,5 @@ class ECGClassifier(NeuralNetClassifier):
         return tags
 
 
-def _rng_devices() -> list[int]:
-    return [torch.cuda.current_device()] if torch.cuda.is_available() else []
+def _identity(x):
+    return x

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +44,11 @@ def _say(message: str) -> None:
     print(f"[skecg {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def _progress() -> int:
+    """Verbosity of training: progress bars and epoch logs on a terminal, quiet otherwise."""
+    return int(sys.stderr.isatty())
+
+
 # ------------------------------------------------------------------------------------- data
 def _download_ptbxl_subset(folder: Path, n_records: int) -> Path | None:
     """Fetch the first ``n_records`` 100 Hz PTB-XL records with wfdb; None when offline."""
@@ -67,10 +74,39 @@ def _download_ptbxl_subset(folder: Path, n_records: int) -> Path | None:
     return folder
 
 
+def _check_cache_dir(cache_dir) -> None:
+    """A --cache-dir must be a folder this process can write to (created when missing)."""
+    if cache_dir is None:
+        return
+    folder = Path(cache_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--cache-dir {folder} is not a writable folder "
+                         f"({exc.strerror or type(exc).__name__})") from None
+
+
+def _check_output_file(output) -> None:
+    """Fail before any training when the --output file cannot be written."""
+    path = Path(output)
+    if path.is_dir():
+        raise UsageError(f"--output {path} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise UsageError(f"--output {path}: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise UsageError(f"--output {path}: folder {path.parent} is not writable")
+
+
 def _load_data(args) -> tuple:
-    """Return (data Bunch, description, synthetic flag) following --data/$SKECG_DATA/download."""
+    """Return (data Bunch, description, synthetic flag) following --data/$SKECG_DATA/download.
+
+    Synthetic data is always announced with :data:`SYNTHETIC_BANNER`.
+    """
     from .datasets import load_ptbxl, make_synthetic_ecg
 
+    _check_cache_dir(args.cache_dir)
     path = args.data or os.environ.get("SKECG_DATA")
     if not args.synthetic and path is None:
         cache = Path.home() / ".cache" / "skecg" / "ptb-xl-subset"
@@ -78,6 +114,7 @@ def _load_data(args) -> tuple:
              f"to {cache}")
         path = _download_ptbxl_subset(cache, PTBXL_SUBSET_RECORDS)
     if args.synthetic or path is None:
+        print(SYNTHETIC_BANNER, flush=True)
         data = make_synthetic_ecg(n_records=400, random_state=0)
         return data, "synthetic ECG (400 records)", True
     path = Path(path)
@@ -85,7 +122,7 @@ def _load_data(args) -> tuple:
         raise UsageError(f"{path} is not a PTB-XL folder (no ptbxl_database.csv); pass the folder "
                          "that holds ptbxl_database.csv, scp_statements.csv and records100/.")
     data = load_ptbxl(path, sampling_rate=100, task=args.task, n_jobs=2,
-                      cache_dir=args.cache_dir)
+                      cache_dir=args.cache_dir, verbose=_progress())
     return data, f"PTB-XL at {path} ({len(data.X)} records, task {args.task})", False
 
 
@@ -99,9 +136,12 @@ def _quickstart(args) -> int:
     from .ssl import ENCODERS
 
     start = time.perf_counter()
+    output = Path(args.output)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--output folder {output} cannot be created ({exc.strerror})") from None
     data, description, synthetic = _load_data(args)
-    if synthetic:
-        print(SYNTHETIC_BANNER, flush=True)
     _say(f"data: {description}; X {data.X.shape}, {data.y.shape[1]} labels")
     split = ptbxl_split(data.meta)
     scaler = LeadStandardizer().fit(data.X[split.train])
@@ -109,7 +149,7 @@ def _quickstart(args) -> int:
     standardized = Bunch(**{**data, "X": X})
     tables = []
     for method in args.methods:
-        params = dict(CPU_PRESETS[method], random_state=args.seed)
+        params = dict(CPU_PRESETS[method], random_state=args.seed, verbose=_progress())
         if args.epochs is not None:
             params["max_epochs"] = args.epochs
         encoder = ENCODERS[method](**params)
@@ -120,7 +160,8 @@ def _quickstart(args) -> int:
         loss = encoder.history_[-1, "train_loss"] if len(encoder.history_) else float("nan")
         _say(f"  done in {time.perf_counter() - t0:.0f} s (last loss {loss:.3f}); linear "
              "evaluation against the random-init encoder")
-        table = linear_evaluation(encoder, standardized, splits=split, n_bootstraps=500)
+        table = linear_evaluation(encoder, standardized, splits=split, protocol="probe",
+                                  n_bootstraps=500)
         tables.append(table)
         for row in table.itertuples():
             _say(f"  {row.model:7s} {row.pretraining:20s} test AUC {row.test_auc:.3f} "
@@ -149,7 +190,8 @@ def _supervised_row(data, split, args):
     _say(f"training the supervised baseline (xresnet1d18, width 32) for {epochs} epochs")
     valid = Dataset(data.X[split.valid], data.y[split.valid])
     clf = ECGClassifier(encoder="xresnet1d18", width=32, max_epochs=epochs, batch_size=32,
-                        lr=1e-3, random_state=args.seed, train_split=predefined_split(valid))
+                        lr=1e-3, random_state=args.seed, train_split=predefined_split(valid),
+                        verbose=_progress())
     clf.fit(data.X[split.train], data.y[split.train])
     valid_auc = macro_auc(data.y[split.valid], clf.predict_proba(data.X[split.valid]))
     row = _row("xresnet1d18", "none (supervised)", "trained from scratch", len(split.train),
@@ -182,27 +224,68 @@ def _write_outputs(table, output, description, synthetic, plot_table) -> None:
 # ------------------------------------------------------------------ pretrain / embed / evaluate
 def _pretrain(args) -> int:
     from .ssl import ENCODERS
+    from .ssl._checkpoint import TrainingInterrupted
 
-    data, description, synthetic = _load_data(args)
-    params = dict(CPU_PRESETS[args.method], random_state=args.seed, verbose=1)
+    _check_output_file(args.output)
+    if args.devices < 1:
+        raise UsageError(f"--devices must be >= 1; got {args.devices}")
+    if args.devices > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch_data_parallel(args)
+    checkpoints = Path(args.checkpoint_dir or f"{args.output}.checkpoints")
+    params = dict(CPU_PRESETS[args.method], random_state=args.seed, verbose=_progress(),
+                  checkpoint_dir=str(checkpoints), resume=args.resume)
+    if args.devices > 1:  # one process per GPU with CUDA, else CPU processes (gloo)
+        import torch
+
+        params["device"] = "cuda" if torch.cuda.is_available() else "cpu"
     if args.epochs is not None:
         params["max_epochs"] = args.epochs
-    _say(f"pretraining {args.method.upper()} on {description}")
-    encoder = ENCODERS[args.method](**params).fit(data.X)
+    encoder = ENCODERS[args.method](**params)
+    encoder._validate_params()
+    if not args.resume and any(p.name[0] != "." for p in checkpoints.glob("*")):
+        raise UsageError(f"{checkpoints} holds the checkpoints of an unfinished run; add "
+                         "--resume to continue it, or delete the folder")
+    data, description, _ = _load_data(args)
+    _say(f"pretraining {args.method.upper()} on {description}; checkpoints in {checkpoints}")
+    try:
+        encoder.fit(data.X)
+    except TrainingInterrupted as exc:
+        kept = (f"epoch {exc.epoch} is kept in {exc.checkpoint}" if exc.checkpoint is not None
+                else "no epoch was completed")
+        print(f"\nskecg pretrain: interrupted after {exc.epoch} of {encoder.max_epochs} epochs; "
+              f"{kept}; nothing was written to {args.output}. Run the same command with "
+              "--resume to continue.", file=sys.stderr)
+        return 130
+    from .ssl._distributed import is_main_process
+
+    if not is_main_process():  # data-parallel: rank 0 writes the model
+        return 0
     encoder.save(args.output)
     _say(f"saved {args.output}")
+    if args.checkpoint_dir is None:  # the run finished: its own checkpoints are not needed
+        shutil.rmtree(checkpoints, ignore_errors=True)
     return 0
+
+
+def _launch_data_parallel(args) -> int:
+    """Re-run this command in ``--devices`` processes under torchrun (multi-node: docs/scale)."""
+    import subprocess
+
+    from .ssl._distributed import torchrun_command
+
+    command = torchrun_command(args.devices, ["skecg.cli", *args.argv])
+    _say(f"data-parallel pretraining in {args.devices} processes: {' '.join(command[1:])}")
+    return subprocess.run(command, check=False).returncode
 
 
 def _load_model(path):
     from .ssl import BaseSSLEncoder
 
-    if not Path(path).is_file():
-        raise UsageError(f"model file {path} does not exist")
-    return BaseSSLEncoder.load(path)
+    return BaseSSLEncoder.load(path)  # one-line errors naming the file for anything else
 
 
 def _embed(args) -> int:
+    _check_output_file(args.output)
     encoder = _load_model(args.model)
     data, description, _ = _load_data(args)
     embeddings = encoder.transform(data.X)
@@ -212,11 +295,20 @@ def _embed(args) -> int:
 
 
 def _evaluate(args) -> int:
+    from .datasets import ptbxl_split
     from .evaluation import linear_evaluation, markdown_table
 
     encoder = _load_model(args.model)
     data, description, _ = _load_data(args)
-    table = linear_evaluation(encoder, data)
+    y_test = np.asarray(data.y)[ptbxl_split(data.meta).test]
+    one_class = [j for j in range(y_test.shape[1]) if len(np.unique(y_test[:, j])) < 2]
+    if len(one_class) == y_test.shape[1]:
+        raise UsageError(f"the test set ({len(y_test)} records of {description}) holds a single "
+                         "class for every label, so no AUC can be measured; use more records")
+    if one_class:
+        _say(f"note: {len(one_class)} of {y_test.shape[1]} labels have one class in the test "
+             "set; each counts as AUC 0.5 in the macro average (as in the paper)")
+    table = linear_evaluation(encoder, data, protocol="probe")
     print(markdown_table(table.round(3)))
     return 0
 
@@ -258,6 +350,14 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--method", required=True, choices=sorted(CPU_PRESETS), type=str.lower)
     pre.add_argument("--epochs", type=int, default=None)
     pre.add_argument("--output", required=True, help="model file to write")
+    pre.add_argument("--checkpoint-dir", default=None,
+                     help="folder of per-epoch checkpoints (default: OUTPUT.checkpoints, "
+                          "removed once the model is saved)")
+    pre.add_argument("--resume", action="store_true",
+                     help="continue an interrupted run from its checkpoints")
+    pre.add_argument("--devices", type=int, default=1,
+                     help="data-parallel processes (one per GPU with CUDA, else CPU processes); "
+                          "re-launches the command with torchrun")
     pre.set_defaults(func=_pretrain)
 
     emb = sub.add_parser("embed", help="embed records with a saved encoder (.npy output)")
@@ -277,13 +377,15 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``skecg`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for a torchrun re-launch
     try:
         return args.func(args)
-    except (UsageError, FileNotFoundError, ValueError) as exc:
-        print(f"skecg {args.command}: error: {exc}", file=sys.stderr)
+    except (UsageError, OSError, ValueError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"skecg {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("skecg: interrupted", file=sys.stderr)
+        print(f"skecg {args.command}: interrupted; no output was written", file=sys.stderr)
         return 130
 
 

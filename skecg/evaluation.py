@@ -1,8 +1,15 @@
 """The paper's evaluation protocols, each one call returning a tidy table (one row per model).
 
-Every protocol takes ``data``: a Bunch as returned by :func:`skecg.datasets.load_ptbxl` (``X``,
-``y`` multi-hot, ``meta`` with ``strat_fold``) and uses PTB-XL's folds: 1-8 train, 9 validation
-(model selection), 10 test. Test AUCs are record-level macro AUCs with bootstrap intervals.
+Every protocol takes ``data``: a Bunch as returned by :func:`skecg.datasets.load_ptbxl` (``X``
+in mV, ``y`` multi-hot, ``meta`` with ``strat_fold``) and uses PTB-XL's folds: 1-8 train, 9
+validation (model selection), 10 test. Test AUCs are record-level macro AUCs with bootstrap
+intervals; a row with a baseline (random init, supervised from scratch) also carries the paired
+bootstrap difference to it (``delta`` with ``delta_low``/``delta_high``), computed on the same
+resampled test records for both models.
+
+The classifiers are trained with the reference code's recipe of each method,
+:func:`paper_recipe`, which also says how the input is scaled (CPC: standardised per lead;
+SimCLR/BYOL/SwAV: raw mV).
 """
 
 from __future__ import annotations
@@ -15,20 +22,161 @@ import torch
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from .augment import NOISE_LEVELS, add_physiological_noise
 from .datasets import first_k_folds, ptbxl_split
-from .metrics import bootstrap_macro_auc, macro_auc
+from .metrics import bootstrap_macro_auc, bootstrap_macro_auc_difference, macro_auc
+from .preprocessing import LeadStandardizer
 
 PROBE_C_GRID = (0.01, 0.1, 1.0)
-TABLE_COLUMNS = ["model", "pretraining", "regime", "n_train", "valid_auc", "test_auc",
-                 "test_auc_low", "test_auc_high"]
+TABLE_COLUMNS = ["model", "pretraining", "regime", "protocol", "recipe", "n_train", "n_seeds",
+                 "valid_auc", "test_auc", "test_auc_std", "test_auc_low", "test_auc_high",
+                 "baseline", "delta", "delta_low", "delta_high"]
+METHODS = ("simclr", "byol", "swav", "cpc")
+REGIMES = ("linear", "finetune", "supervised")
+INPUT_SCALINGS = ("mV", "standardize")
+_METHOD_OF_ENCODER = {"CPCEncoder": "cpc", "SimCLREncoder": "simclr", "BYOLEncoder": "byol",
+                      "SwAVEncoder": "swav"}
 
 
+# ------------------------------------------------------------------------------- recipes
+def method_name(encoder_or_name) -> str:
+    """The method key ("simclr", "byol", "swav", "cpc") of an encoder or a name."""
+    if isinstance(encoder_or_name, str):
+        name = encoder_or_name.lower()
+        if name not in METHODS:
+            raise ValueError(f"unknown method {encoder_or_name!r}; expected one of {METHODS} "
+                             "or a skecg SSL encoder.")
+        return name
+    estimator = getattr(encoder_or_name, "estimator", encoder_or_name)  # FrozenEstimator
+    name = _METHOD_OF_ENCODER.get(type(estimator).__name__)
+    if name is None:
+        raise ValueError(f"no paper recipe for {type(estimator).__name__}; expected one of "
+                         f"{sorted(_METHOD_OF_ENCODER)} or a name from {METHODS}.")
+    return name
+
+
+def paper_recipe(encoder_or_name, regime: str, *, epoch_scale: float = 1.0,
+                 **overrides) -> dict:
+    """The reference code's :class:`~skecg.classifier.ECGClassifier` parameters per method.
+
+    ========  ============  ==========================================================
+    method    regime        recipe (AdamW, batch 128, random 2.5 s crops, windows of
+                            250 with stride 125 averaged per record, best epoch on fold 9)
+    ========  ============  ==========================================================
+    SimCLR,   linear        frozen encoder (BatchNorm in eval mode), ``Linear(512 -> n)``,
+    BYOL,                   lr 4e-3 (8e-3 x 128/256), weight decay 0.1, 50 epochs; raw mV
+    SwAV      finetune      ``Linear(512 -> n)`` head, all layers from epoch 0, lr 1e-2,
+                            weight decay 0.1, 50 epochs, no discriminative lr; raw mV
+              supervised    the finetune recipe on a randomly initialised xresnet1d50
+    CPC       linear        frozen encoder, ``Linear(1536 -> n)``, lr 1e-3, weight decay
+                            1e-3, 50 epochs; per-lead standardised input
+              finetune      paper head (dropout 0.25 / 0.5), 50 head-only epochs at lr
+                            1e-3, then 20 epochs of all layers at lr 1e-4 with encoder
+                            x0.01 and LSTM x0.1; weight decay 1e-3; standardised input
+              supervised    paper head, all layers from epoch 0 at lr 1e-3, weight decay
+                            1e-3, 70 epochs, standardised input (skecg's choice: the
+                            reference lists no from-scratch recipe for CPC)
+    ========  ============  ==========================================================
+
+    The reference standardises CPC's input with fixed per-lead statistics of the full PTB-XL;
+    those are not available here, so skecg fits :class:`~skecg.preprocessing.LeadStandardizer`
+    on the training folds (``input_scaling="standardize"``).
+
+    Parameters
+    ----------
+    encoder_or_name : skecg SSL encoder or {"simclr", "byol", "swav", "cpc"}
+        A fitted encoder is put in as ``encoder`` (linear and finetune regimes); for
+        "supervised" the same architecture is trained from scratch (a name: the paper's
+        xresnet1d50 of width 64, or the CPC network of width 512).
+    regime : {"linear", "finetune", "supervised"}
+    epoch_scale : float, default=1.0
+        Multiplies ``max_epochs`` and ``head_epochs`` (each at least 1 where nonzero): shorter
+        CPU presets keep the recipe's shape and scale only its length.
+    **overrides
+        Entries replacing the recipe's (applied after ``epoch_scale``).
+
+    Returns
+    -------
+    recipe : dict
+        ``ECGClassifier`` parameters, plus ``input_scaling`` ("mV" or "standardize"), which
+        the protocols apply to the data (see :func:`fit_classifier`).
+    """
+    method = method_name(encoder_or_name)
+    if regime not in REGIMES:
+        raise ValueError(f"regime must be one of {REGIMES}; got {regime!r}.")
+    if not epoch_scale > 0:
+        raise ValueError(f"epoch_scale must be > 0; got {epoch_scale!r}.")
+    cpc = method == "cpc"
+    recipe = dict(crop_length=250, window=250, stride=125, aggregate="mean", batch_size=128,
+                  optimizer="adamw", input_scaling="standardize" if cpc else "mV",
+                  head_epochs=0, finetune_lr=None, freeze_encoder=False)
+    if regime == "linear":
+        recipe.update(head="linear", freeze_encoder=True, max_epochs=50,
+                      lr=1e-3 if cpc else 8e-3 * 128 / 256, weight_decay=1e-3 if cpc else 0.1)
+    elif cpc:
+        recipe.update(head="paper", head_dropout=(0.25, 0.5), max_epochs=70, lr=1e-3,
+                      weight_decay=1e-3)
+        if regime == "finetune":
+            recipe.update(head_epochs=50, finetune_lr=1e-4, discriminative_lr=(0.01, 0.1))
+    else:
+        recipe.update(head="linear", max_epochs=50, lr=1e-2, weight_decay=0.1)
+    if regime != "linear":
+        recipe.setdefault("discriminative_lr", (1.0, 1.0))
+    if regime == "supervised":
+        recipe.update(supervised_baseline_params(
+            encoder_or_name if not isinstance(encoder_or_name, str) else None, method))
+    elif not isinstance(encoder_or_name, str):
+        recipe["encoder"] = encoder_or_name
+    for name in ("max_epochs", "head_epochs"):
+        if recipe[name]:
+            recipe[name] = max(1, round(recipe[name] * epoch_scale))
+    recipe.update(overrides)
+    return recipe
+
+
+def describe_recipe(recipe: dict) -> str:
+    """One line naming a recipe's head, phases, optimiser settings and input scaling."""
+    parts = [f"{recipe.get('head', 'linear')} head"]
+    if recipe.get("freeze_encoder"):
+        parts.append("frozen encoder")
+    elif recipe.get("head_epochs"):
+        factors = recipe.get("discriminative_lr") or (1, 1)
+        parts.append(f"{recipe['head_epochs']} head-only epochs, then all layers at lr "
+                     f"{recipe.get('finetune_lr') or recipe['lr']:g} x ({factors[0]:g}, "
+                     f"{factors[1]:g})")
+    else:
+        parts.append("all layers")
+    parts.append(f"{recipe.get('optimizer', 'adamw')} lr {recipe['lr']:g} wd "
+                 f"{recipe['weight_decay']:g}, {recipe['max_epochs']} epochs, batch "
+                 f"{recipe['batch_size']}, input {recipe.get('input_scaling', 'mV')}")
+    return "; ".join(parts)
+
+
+def supervised_baseline_params(encoder, method: str | None = None) -> dict:
+    """ECGClassifier arguments that train the encoder's backbone architecture from scratch.
+
+    Parameters
+    ----------
+    encoder : skecg SSL encoder or None
+        None: the paper's architecture of ``method`` (xresnet1d50 width 64, CPC width 512).
+    method : str, optional
+        Method key, used when ``encoder`` is None.
+    """
+    if encoder is None:
+        return ({"encoder": "cpc", "width": 512} if method == "cpc"
+                else {"encoder": "xresnet1d50", "width": 64})
+    encoder = getattr(encoder, "estimator", encoder)
+    if hasattr(encoder, "context_width"):  # CPCEncoder
+        return {"encoder": "cpc", "width": encoder.context_width}
+    return {"encoder": encoder.backbone, "width": encoder.width}
+
+
+# ----------------------------------------------------------------------------- helpers
 def _splits(data: Bunch, splits: Bunch | None) -> Bunch:
     if splits is not None:
         return splits
@@ -44,6 +192,23 @@ def _is_fitted(estimator) -> bool:
     except Exception:
         return False
     return True
+
+
+def _check_n_seeds(n_seeds) -> int:
+    if not isinstance(n_seeds, (int, np.integer)) or isinstance(n_seeds, bool) or n_seeds < 1:
+        raise ValueError(f"n_seeds must be a positive int; got {n_seeds!r}.")
+    return int(n_seeds)
+
+
+def input_scaler(scaling: str, X_train) -> LeadStandardizer | None:
+    """The fitted input scaling of a recipe: a LeadStandardizer on ``X_train``, or None (mV)."""
+    if scaling not in INPUT_SCALINGS:
+        raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS}; got {scaling!r}.")
+    return LeadStandardizer().fit(X_train) if scaling == "standardize" else None
+
+
+def _scale(scaler, X):
+    return np.asarray(X) if scaler is None else scaler.transform(X)
 
 
 def logistic_probe(C: float = 0.1, random_state=0):
@@ -71,72 +236,416 @@ def fit_probe(train_features, y_train, valid_features, y_valid, c_grid=PROBE_C_G
     return best
 
 
+def fit_classifier(encoder_or_name, data: Bunch, *, regime: str = "finetune",
+                   recipe: str | dict = "paper", splits: Bunch | None = None, train=None,
+                   random_state=0, **overrides):
+    """Train an ECGClassifier with a recipe; the epoch is chosen on the validation records.
+
+    Parameters
+    ----------
+    encoder_or_name : fitted skecg SSL encoder or method name
+        The encoder whose backbone is evaluated (a name only for ``regime="supervised"``).
+    data : Bunch
+        ``X`` in mV, multi-hot ``y``, ``meta`` with ``strat_fold``.
+    regime : {"linear", "finetune", "supervised"}
+    recipe : "paper" or dict
+        "paper": :func:`paper_recipe`; a dict: ECGClassifier parameters (and
+        ``input_scaling``) used as they are.
+    splits : Bunch, optional
+        ``train``, ``valid``, ``test`` indices (default: PTB-XL folds 1-8 / 9 / 10).
+    train : array of int, optional
+        Training records (default ``splits.train``), e.g. the first k folds.
+    random_state : int
+    **overrides
+        Passed to :func:`paper_recipe` (e.g. ``epoch_scale=0.2``, ``max_epochs=5``) or, for a
+        dict recipe, update it.
+
+    Returns
+    -------
+    model : ECGClassifier or Pipeline
+        Fitted; a Pipeline ``LeadStandardizer -> ECGClassifier`` when the recipe standardises,
+        so ``model.predict_proba`` takes records in mV.
+    params : dict
+        The recipe used (``input_scaling`` included).
+    """
+    from skorch.dataset import Dataset
+    from skorch.helper import predefined_split
+
+    from .classifier import ECGClassifier
+
+    split = _splits(data, splits)
+    train = split.train if train is None else train
+    if isinstance(recipe, str):
+        if recipe != "paper":
+            raise ValueError(f"recipe must be 'paper' or a dict of ECGClassifier parameters; "
+                             f"got {recipe!r}.")
+        params = paper_recipe(encoder_or_name, regime, **overrides)
+    else:
+        params = {**recipe, **overrides}
+        if regime == "supervised":
+            params.update(supervised_baseline_params(
+                None if isinstance(encoder_or_name, str) else encoder_or_name,
+                method_name(encoder_or_name)))
+        elif "encoder" not in params:
+            params["encoder"] = encoder_or_name
+    classifier_params = dict(params)
+    scaler = input_scaler(classifier_params.pop("input_scaling", "mV"), data.X[train])
+    valid = Dataset(_scale(scaler, data.X[split.valid]), data.y[split.valid])
+    clf = ECGClassifier(**{**classifier_params, "random_state": random_state,
+                           "train_split": predefined_split(valid)})
+    clf.fit(_scale(scaler, data.X[train]), data.y[train])
+    model = clf if scaler is None else Pipeline([("scaling", scaler), ("classifier", clf)])
+    return model, params
+
+
+# --------------------------------------------------------------------------- table rows
 def _row(model: str, pretraining: str, regime: str, n_train: int, valid_auc: float,
-         y_test, test_scores, n_bootstraps: int, random_state) -> dict:
+         y_test, test_scores, n_bootstraps: int, random_state, **columns) -> dict:
+    """One table row of a single model (one seed): test AUC with its bootstrap interval."""
     ci = bootstrap_macro_auc(y_test, test_scores, n_bootstraps=n_bootstraps,
                              random_state=random_state)
     return dict(model=model, pretraining=pretraining, regime=regime, n_train=int(n_train),
                 valid_auc=float(valid_auc), test_auc=float(ci.point),
-                test_auc_low=float(ci.low), test_auc_high=float(ci.high))
+                test_auc_low=float(ci.low), test_auc_high=float(ci.high), **columns)
+
+
+class _Runs:
+    """Test scores of one model over seeds, summarised into one table row."""
+
+    def __init__(self, **columns):
+        self.columns = columns
+        self.valid_aucs: list[float] = []
+        self.scores: list[np.ndarray] = []
+
+    def add(self, valid_auc: float, test_scores) -> None:
+        self.valid_aucs.append(float(valid_auc))
+        self.scores.append(np.asarray(test_scores))
+
+    def row(self, y_test, n_bootstraps: int, random_state, baseline: _Runs | None = None,
+            confidence: float = 0.95) -> dict:
+        # every seed is resampled with the same records (same random_state), so the mean over
+        # seeds of each resample's AUC (or difference) gives the interval of the seed mean
+        cis = [bootstrap_macro_auc(y_test, s, n_bootstraps=n_bootstraps, confidence=confidence,
+                                   random_state=random_state) for s in self.scores]
+        aucs = np.array([ci.point for ci in cis])
+        low, high = _interval([ci.samples for ci in cis], confidence)
+        row = dict(self.columns, n_seeds=len(aucs), valid_auc=float(np.mean(self.valid_aucs)),
+                   test_auc=float(aucs.mean()),
+                   test_auc_std=float(aucs.std(ddof=1)) if len(aucs) > 1 else 0.0,
+                   test_auc_low=low, test_auc_high=high)
+        if baseline is not None:
+            diffs = [bootstrap_macro_auc_difference(y_test, a, b, n_bootstraps=n_bootstraps,
+                                                    confidence=confidence,
+                                                    random_state=random_state)
+                     for a, b in zip(self.scores, baseline.scores, strict=True)]
+            delta_low, delta_high = _interval([d.samples for d in diffs], confidence)
+            base = [d.auc_b for d in diffs]
+            row.update(baseline=float(np.mean(base)),
+                       delta=float(np.mean([d.delta for d in diffs])),
+                       delta_low=delta_low, delta_high=delta_high)
+        return row
+
+
+def _interval(samples: list[np.ndarray], confidence: float) -> tuple[float, float]:
+    alpha = (1.0 - confidence) / 2.0
+    lengths = {len(s) for s in samples}
+    mean = np.mean(np.vstack(samples), axis=0) if len(lengths) == 1 else samples[0]
+    low, high = np.quantile(mean, [alpha, 1.0 - alpha])
+    return float(low), float(high)
+
+
+def _table(rows: list[dict], pretrained_on=None) -> pd.DataFrame:
+    return _with_pretraining_data(pd.DataFrame(rows, columns=TABLE_COLUMNS), pretrained_on)
 
 
 def _model_name(encoder) -> str:
-    return type(encoder).__name__.replace("Encoder", "")
+    return type(getattr(encoder, "estimator", encoder)).__name__.replace("Encoder", "")
 
 
+def _seeded(encoder, seed: int, X_pretrain, pretrain: bool):
+    """The encoder for one seed: as fitted, or (unfitted) pretrained here with ``seed``."""
+    if not pretrain:
+        return encoder
+    return clone(encoder).set_params(random_state=seed).fit(X_pretrain)
+
+
+def _random_init(encoder, seed: int, X_pretrain):
+    """The same architecture, randomly initialised (``max_epochs=0``) with ``seed``."""
+    encoder = getattr(encoder, "estimator", encoder)  # FrozenEstimator
+    return clone(encoder).set_params(max_epochs=0, random_state=seed).fit(X_pretrain)
+
+
+# ---------------------------------------------------------------------------- protocols
 def linear_evaluation(
     encoder,
     data: Bunch,
     *,
+    protocol: str = "paper",
     splits: Bunch | None = None,
     random_init_baseline: bool = True,
+    n_seeds: int = 1,
     pretrained_on: str | Bunch | None = None,
     n_bootstraps: int = 1000,
     random_state=0,
+    **recipe_overrides,
 ) -> pd.DataFrame:
-    """Linear evaluation: a logistic probe on frozen embeddings (``encoder.transform``).
+    """Linear evaluation of an encoder, with the same architecture randomly initialised.
 
     Parameters
     ----------
     encoder : skecg SSL encoder
         Used as fitted; an unfitted encoder is first pretrained (labels unused) on the
-        training and validation records.
+        training and validation records, input scaled as its recipe says. The encoder's
+        weights and BatchNorm statistics are never changed.
     data : Bunch
-        ``X`` (n_records, n_leads, n_samples), ``y`` multi-hot (n_records, n_labels), ``meta``.
+        ``X`` in mV (n_records, n_leads, n_samples), ``y`` multi-hot (n_records, n_labels),
+        ``meta``.
+    protocol : {"paper", "probe"}, default="paper"
+        "paper": the reference's linear evaluation, one linear layer on the frozen encoder
+        (BatchNorm in eval mode) trained on random 2.5 s crops, window sigmoids averaged per
+        record, epoch chosen on the validation fold (:func:`paper_recipe` ``"linear"``).
+        "probe": a fast logistic regression on per-record averaged embeddings
+        (``encoder.transform``), its C chosen on the validation fold.
     splits : Bunch, optional
         ``train``, ``valid``, ``test`` index arrays (default: PTB-XL folds 1-8 / 9 / 10).
     random_init_baseline : bool
-        Add the row of the same architecture, randomly initialised (``max_epochs=0``).
+        Add the row of the same architecture, randomly initialised (``max_epochs=0``); the
+        encoder's row then carries the paired difference to it.
+    n_seeds : int, default=1
+        Seeds ``random_state, random_state + 1, ...``: each repeats the training of the
+        linear layer and of the random initialisation (and pretraining, for an unfitted
+        encoder). Rows report the mean test AUC over seeds and its standard deviation.
     pretrained_on : str or Bunch, optional
         What the encoder was pretrained on, written in a ``pretrained_on`` column. Pass the
         Bunch of :func:`skecg.datasets.load_physionet_challenge` to state how many records were
-        pretrained on and which were excluded (e.g. the PTB-XL-source ``HR*`` records, so that
-        no PTB-XL test record was seen in pretraining).
+        pretrained on and which were excluded (e.g. the PTB-XL-source ``HR*`` records).
     n_bootstraps : int
-        Bootstrap resamples of the test records for the 95% interval.
+        Bootstrap resamples of the test records for the 95% intervals.
     random_state : int
-        Seeds the probes and the bootstrap.
+        Seeds training and the bootstrap.
+    **recipe_overrides
+        Passed to :func:`paper_recipe` (e.g. ``epoch_scale=0.2``); "paper" protocol only.
 
     Returns
     -------
     pandas.DataFrame
         One row per model with columns ``TABLE_COLUMNS``.
     """
+    if protocol not in ("paper", "probe"):
+        raise ValueError(f"protocol must be 'paper' or 'probe'; got {protocol!r}.")
+    if protocol == "probe" and recipe_overrides:
+        raise TypeError(f"protocol='probe' takes no recipe overrides; got "
+                        f"{sorted(recipe_overrides)}.")
+    n_seeds = _check_n_seeds(n_seeds)
     split = _splits(data, splits)
-    encoders = [(encoder, _model_name(encoder))]
+    name = _model_name(encoder)
+    recipe = paper_recipe(encoder, "linear", **recipe_overrides)
+    scaler = input_scaler(recipe["input_scaling"], data.X[split.train])
+    pretrain = not _is_fitted(encoder)
+    X_pretrain = _scale(scaler, data.X[np.concatenate([split.train, split.valid])])
+    if protocol == "paper":
+        text = dict(regime="linear", protocol="paper (linear layer on frozen encoder)",
+                    recipe=describe_recipe(recipe))
+    else:
+        text = dict(regime="linear (logistic probe)", protocol="probe (logistic regression "
+                    "on averaged embeddings)", recipe="logistic regression, C on fold 9")
+    runs = _Runs(model=name, pretraining=name, n_train=len(split.train), **text)
+    baseline = _Runs(model=name, pretraining="none (random init)", n_train=len(split.train),
+                     **text)
+    for seed in range(random_state, random_state + n_seeds):
+        encoders = [(runs, _seeded(encoder, seed, X_pretrain, pretrain))]
+        if random_init_baseline:
+            encoders.append((baseline, _random_init(encoder, seed, X_pretrain)))
+        for target, enc in encoders:
+            if protocol == "paper":
+                model, _ = fit_classifier(enc, data, regime="linear", splits=split,
+                                          random_state=seed, **recipe_overrides)
+                valid_auc = macro_auc(data.y[split.valid], model.predict_proba(
+                    data.X[split.valid]))
+                target.add(valid_auc, model.predict_proba(data.X[split.test]))
+            else:
+                features = {k: enc.transform(_scale(scaler, data.X[idx]))
+                            for k, idx in split.items()}
+                probe, valid_auc = fit_probe(features["train"], data.y[split.train],
+                                             features["valid"], data.y[split.valid])
+                target.add(valid_auc, probe.predict_proba(features["test"]))
+    y_test = data.y[split.test]
+    rows = [runs.row(y_test, n_bootstraps, random_state,
+                     baseline if random_init_baseline else None)]
     if random_init_baseline:
-        encoders.append((clone(encoder).set_params(max_epochs=0), "none (random init)"))
+        rows.append(baseline.row(y_test, n_bootstraps, random_state))
+    return _table(rows, pretrained_on)
+
+
+def finetune_evaluation(
+    encoder,
+    data: Bunch,
+    *,
+    recipe: str | dict = "paper",
+    splits: Bunch | None = None,
+    supervised_baseline: bool = True,
+    n_seeds: int = 1,
+    pretrained_on: str | Bunch | None = None,
+    n_bootstraps: int = 1000,
+    random_state=0,
+    **recipe_overrides,
+) -> pd.DataFrame:
+    """Finetuning with the method's recipe, against the same architecture trained from scratch.
+
+    The pretrained backbone is copied into an :class:`skecg.classifier.ECGClassifier`
+    (the encoder itself is not modified), trained on the training folds with the epoch of best
+    validation macro AUC restored, and scored on the test fold. SimCLR/BYOL/SwAV: linear head,
+    all layers from epoch 0; CPC: paper head, head-only phase, then all layers with
+    discriminative learning rates (see :func:`paper_recipe`). The baseline row trains the same
+    architecture from scratch with the recipe's ``"supervised"`` regime.
+
+    Parameters
+    ----------
+    encoder : fitted skecg SSL encoder
+    data : Bunch
+        ``X`` in mV, multi-hot ``y`` and ``meta`` with ``strat_fold``.
+    recipe : "paper" or dict, default="paper"
+        "paper": :func:`paper_recipe` per method; a dict of ECGClassifier parameters (and
+        ``input_scaling``) is used for both rows (the baseline from scratch).
+    supervised_baseline : bool
+        Add the row of the same architecture trained from scratch; the finetuned row then
+        carries the paired difference to it.
+    n_seeds : int, default=1
+        Repeat training with seeds ``random_state, random_state + 1, ...``; rows report the
+        mean test AUC and its standard deviation over seeds.
+    pretrained_on : str or Bunch, optional
+        As in :func:`linear_evaluation`: adds a ``pretrained_on`` column.
+    n_bootstraps : int
+    random_state : int
+    **recipe_overrides
+        Passed to :func:`paper_recipe` for both rows (e.g. ``epoch_scale=0.2``,
+        ``batch_size=64``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model with columns ``TABLE_COLUMNS``.
+    """
+    check_is_fitted(encoder)
+    n_seeds = _check_n_seeds(n_seeds)
+    split = _splits(data, splits)
+    name = _model_name(encoder)
+    regimes = [("finetune", name)]
+    if supervised_baseline:
+        regimes.append(("supervised", "none (supervised)"))
+    runs = {}
+    for regime, pretraining in regimes:
+        kind, params = _recipe_params(encoder, regime, recipe, recipe_overrides)
+        runs[regime] = _Runs(model=name, pretraining=pretraining, regime=regime,
+                             protocol=f"{regime} ({kind} recipe)",
+                             recipe=describe_recipe(params), n_train=len(split.train))
+    for seed in range(random_state, random_state + n_seeds):
+        for regime, _ in regimes:
+            model, _ = fit_classifier(encoder, data, regime=regime, recipe=recipe, splits=split,
+                                      random_state=seed, **recipe_overrides)
+            runs[regime].add(macro_auc(data.y[split.valid],
+                                       model.predict_proba(data.X[split.valid])),
+                             model.predict_proba(data.X[split.test]))
+    y_test = data.y[split.test]
+    rows = [runs["finetune"].row(y_test, n_bootstraps, random_state,
+                                 runs.get("supervised"))]
+    if supervised_baseline:
+        rows.append(runs["supervised"].row(y_test, n_bootstraps, random_state))
+    return _table(rows, pretrained_on)
+
+
+def _recipe_params(encoder, regime, recipe, overrides) -> tuple[str, dict]:
+    if isinstance(recipe, str):
+        return "paper", paper_recipe(encoder, regime, **overrides)
+    return "custom", {**recipe, **overrides}
+
+
+def label_efficiency(
+    encoder,
+    data: Bunch,
+    *,
+    n_folds: Iterable[int] = range(1, 9),
+    regimes: Iterable[str] = ("finetune", "linear", "supervised"),
+    protocol: str = "paper",
+    splits: Bunch | None = None,
+    n_seeds: int = 1,
+    n_bootstraps: int = 200,
+    random_state=0,
+    **recipe_overrides,
+) -> pd.DataFrame:
+    """The paper's label-efficiency curves: training on the first ``k`` training folds only.
+
+    For each ``k`` in ``n_folds`` and each regime: the encoder finetuned ("finetune"), its
+    linear evaluation ("linear"), and the same architecture trained from scratch
+    ("supervised"), each with its :func:`paper_recipe`. The encoder is used as fitted
+    (pretraining does not use labels, so it may see all training records). Finetuned rows
+    carry the paired difference to the supervised row of the same ``k``.
+
+    Parameters
+    ----------
+    encoder : fitted skecg SSL encoder
+    data : Bunch
+    n_folds : iterable of int
+        Numbers of training folds (1..8).
+    regimes : iterable of {"finetune", "linear", "supervised"}
+    protocol : {"paper", "probe"}, default="paper"
+        Linear evaluation protocol (see :func:`linear_evaluation`).
+    n_seeds, n_bootstraps, random_state
+        As in :func:`finetune_evaluation`.
+    **recipe_overrides
+        Passed to :func:`paper_recipe` (e.g. ``epoch_scale=0.2``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``k`` and regime: ``n_folds`` and ``TABLE_COLUMNS``.
+    """
+    check_is_fitted(encoder)
+    regimes = list(regimes)
+    unknown = sorted(set(regimes) - set(REGIMES))
+    if unknown:
+        raise ValueError(f"regimes must be among {REGIMES}; got {unknown}.")
+    if protocol not in ("paper", "probe"):
+        raise ValueError(f"protocol must be 'paper' or 'probe'; got {protocol!r}.")
+    n_seeds = _check_n_seeds(n_seeds)
+    split = _splits(data, splits)
+    folds = np.asarray(data.meta["strat_fold"])
+    name = _model_name(encoder)
+    y_test = data.y[split.test]
+    features = None
     rows = []
-    for enc, pretraining in encoders:
-        if not _is_fitted(enc):
-            enc.fit(data.X[np.concatenate([split.train, split.valid])])
-        features = {name: enc.transform(data.X[idx]) for name, idx in split.items()}
-        probe, valid_auc = fit_probe(features["train"], data.y[split.train],
-                                     features["valid"], data.y[split.valid])
-        rows.append(_row(_model_name(encoder), pretraining, "linear (logistic probe)",
-                         len(split.train), valid_auc, data.y[split.test],
-                         probe.predict_proba(features["test"]), n_bootstraps, random_state))
-    return _with_pretraining_data(pd.DataFrame(rows, columns=TABLE_COLUMNS), pretrained_on)
+    for k in n_folds:
+        train = np.intersect1d(first_k_folds(folds, k), split.train)
+        runs = {}
+        for regime in regimes:
+            probe = regime == "linear" and protocol == "probe"
+            params = None if probe else paper_recipe(encoder, regime, **recipe_overrides)
+            runs[regime] = _Runs(
+                model=name, pretraining="none (supervised)" if regime == "supervised" else name,
+                regime=regime, protocol=("probe (logistic regression on averaged embeddings)"
+                                         if probe else f"{regime} (paper recipe)"),
+                recipe="logistic regression, C on fold 9" if probe else describe_recipe(params),
+                n_train=len(train))
+            for seed in range(random_state, random_state + n_seeds):
+                if probe:
+                    if features is None:
+                        scaler = input_scaler(paper_recipe(encoder, "linear")["input_scaling"],
+                                              data.X[split.train])
+                        features = encoder.transform(_scale(scaler, data.X))
+                    model, valid_auc = fit_probe(features[train], data.y[train],
+                                                 features[split.valid], data.y[split.valid])
+                    runs[regime].add(valid_auc, model.predict_proba(features[split.test]))
+                    continue
+                model, _ = fit_classifier(encoder, data, regime=regime, splits=split,
+                                          train=train, random_state=seed, **recipe_overrides)
+                runs[regime].add(macro_auc(data.y[split.valid],
+                                           model.predict_proba(data.X[split.valid])),
+                                 model.predict_proba(data.X[split.test]))
+        for regime in regimes:
+            baseline = runs.get("supervised") if regime == "finetune" else None
+            rows.append({"n_folds": int(k),
+                         **runs[regime].row(y_test, n_bootstraps, random_state, baseline)})
+    return pd.DataFrame(rows, columns=["n_folds", *TABLE_COLUMNS])
 
 
 def describe_pretraining_data(pretrained_on: str | Bunch | None) -> str | None:
@@ -164,116 +673,6 @@ def _with_pretraining_data(table: pd.DataFrame, pretrained_on) -> pd.DataFrame:
         is_pretrained = ~table["pretraining"].str.startswith("none")
         table["pretrained_on"] = np.where(is_pretrained, description, "")
     return table
-
-
-def supervised_baseline_params(encoder) -> dict:
-    """ECGClassifier arguments that train the encoder's backbone architecture from scratch."""
-    if hasattr(encoder, "context_width"):  # CPCEncoder
-        return {"encoder": "cpc", "width": encoder.context_width}
-    return {"encoder": encoder.backbone, "width": encoder.width}
-
-
-def _classifier_row(clf, data, split, model, pretraining, regime, n_bootstraps, random_state):
-    from skorch.dataset import Dataset
-    from skorch.helper import predefined_split
-
-    valid = Dataset(np.asarray(data.X[split.valid]), data.y[split.valid])
-    clf.set_params(train_split=predefined_split(valid))
-    clf.fit(data.X[split.train], data.y[split.train])
-    valid_auc = macro_auc(data.y[split.valid], clf.predict_proba(data.X[split.valid]))
-    return _row(model, pretraining, regime, len(split.train), valid_auc, data.y[split.test],
-                clf.predict_proba(data.X[split.test]), n_bootstraps, random_state)
-
-
-def finetune_evaluation(
-    encoder,
-    data: Bunch,
-    *,
-    splits: Bunch | None = None,
-    head: str = "paper",
-    head_epochs: int = 5,
-    max_epochs: int = 15,
-    lr: float = 1e-3,
-    batch_size: int = 128,
-    supervised_baseline: bool = True,
-    pretrained_on: str | Bunch | None = None,
-    n_bootstraps: int = 1000,
-    random_state=0,
-) -> pd.DataFrame:
-    """Finetuning: head first, then all layers with discriminative learning rates.
-
-    The pretrained backbone is copied into an :class:`skecg.classifier.ECGClassifier`
-    (the encoder itself is not modified), trained on the training folds with the epoch of best
-    validation macro AUC restored, and scored on the test fold. The baseline row trains the
-    same architecture from scratch (supervised).
-
-    Parameters
-    ----------
-    encoder : fitted skecg SSL encoder
-    data : Bunch
-        ``X``, multi-hot ``y`` and ``meta`` with ``strat_fold``.
-    head : {"paper", "linear"}
-    head_epochs, max_epochs : int
-        Epochs of head-only training, and of training in all.
-    lr, batch_size
-        Head learning rate (the backbone learns at the paper's 0.01x / 0.1x factors) and batch.
-    supervised_baseline : bool
-        Add the row of the same architecture trained from scratch for ``max_epochs``.
-    pretrained_on : str or Bunch, optional
-        As in :func:`linear_evaluation`: adds a ``pretrained_on`` column.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per model with columns ``TABLE_COLUMNS``.
-    """
-    from .classifier import ECGClassifier
-
-    check_is_fitted(encoder)
-    split = _splits(data, splits)
-    common = dict(max_epochs=max_epochs, lr=lr, batch_size=batch_size, random_state=random_state,
-                  crop_length=encoder.window, window=encoder.window, stride=encoder.stride)
-    name = _model_name(encoder)
-    rows = [_classifier_row(
-        ECGClassifier(encoder=encoder, head=head, head_epochs=head_epochs, **common), data,
-        split, name, name, f"finetuned ({head} head, discriminative lr)", n_bootstraps,
-        random_state)]
-    if supervised_baseline:
-        rows.append(_classifier_row(
-            ECGClassifier(head=head, **supervised_baseline_params(encoder), **common), data, split,
-            name, "none (supervised)", f"trained from scratch ({head} head)", n_bootstraps,
-            random_state))
-    return _with_pretraining_data(pd.DataFrame(rows, columns=TABLE_COLUMNS), pretrained_on)
-
-
-def label_efficiency(
-    encoder,
-    data: Bunch,
-    *,
-    n_folds: Iterable[int] = range(1, 9),
-    splits: Bunch | None = None,
-    n_bootstraps: int = 200,
-    random_state=0,
-) -> pd.DataFrame:
-    """Linear evaluation with the probe trained on the first ``k`` training folds only.
-
-    The encoder is used as fitted (pretraining does not use labels, so it may see all
-    training records). Returns one row per ``k`` with an extra ``n_folds`` column.
-    """
-    split = _splits(data, splits)
-    check_is_fitted(encoder)
-    features = encoder.transform(data.X)
-    folds = np.asarray(data.meta["strat_fold"])
-    rows = []
-    for k in n_folds:
-        train = np.intersect1d(first_k_folds(folds, k), split.train)
-        probe, valid_auc = fit_probe(features[train], data.y[train], features[split.valid],
-                                     data.y[split.valid])
-        row = _row(_model_name(encoder), _model_name(encoder), "linear (logistic probe)",
-                   len(train), valid_auc, data.y[split.test],
-                   probe.predict_proba(features[split.test]), n_bootstraps, random_state)
-        rows.append({"n_folds": int(k), **row})
-    return pd.DataFrame(rows, columns=["n_folds", *TABLE_COLUMNS])
 
 
 def noise_robustness(

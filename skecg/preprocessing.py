@@ -15,14 +15,17 @@ import torch
 from scipy import signal
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from ._lazy import LazyECGArray, is_lazy_ecg_array
 from ._validation import check_ecg_array
 
 __all__ = [
     "BandpassFilter",
     "LeadStandardizer",
     "RandomCrop",
+    "StandardizedECG",
     "Resample",
     "SlidingWindows",
     "aggregate_windows",
@@ -32,6 +35,7 @@ __all__ = [
 ]
 
 _CHUNK = 256  # records per chunk: bounds memory for large (memmapped) inputs
+_CHUNK_VALUES = 256 * 12 * 1000  # and values per chunk (24 MB in float64) for long records
 
 
 def _check_positive_int(value, name: str) -> int:
@@ -137,8 +141,10 @@ def aggregate_windows(values, record_index, reduce: str = "mean") -> np.ndarray:
 
     Parameters
     ----------
-    values : array-like of shape (n_windows_total,) or (n_windows_total, n_outputs)
-        One row per window.
+    values : array-like or torch.Tensor of shape (n_windows_total,) or \
+(n_windows_total, n_outputs)
+        One row per window. A torch tensor is pooled on its device, in its dtype, and keeps
+        its autograd graph.
     record_index : array-like of shape (n_windows_total,), int
         Record of each window, as returned by :func:`sliding_windows`; records are numbered
         ``0 .. n_records - 1``.
@@ -148,7 +154,10 @@ def aggregate_windows(values, record_index, reduce: str = "mean") -> np.ndarray:
     Returns
     -------
     pooled : np.ndarray of shape (n_records,) or (n_records, n_outputs), float64
+        A torch tensor of ``values``' dtype when ``values`` is one.
     """
+    if isinstance(values, torch.Tensor):
+        return _aggregate_window_tensor(values, record_index, reduce)
     values = np.asarray(values, dtype=np.float64)
     record_index = np.asarray(record_index, dtype=np.int64)
     if len(values) != len(record_index):
@@ -168,6 +177,24 @@ def aggregate_windows(values, record_index, reduce: str = "mean") -> np.ndarray:
     else:
         raise ValueError(f"reduce must be 'mean' or 'max'; got {reduce!r}.")
     return pooled.reshape((n_records,) + values.shape[1:])
+
+
+def _aggregate_window_tensor(values: torch.Tensor, record_index, reduce: str) -> torch.Tensor:
+    index = torch.as_tensor(np.asarray(record_index), dtype=torch.int64, device=values.device)
+    if len(values) != len(index):
+        raise ValueError(f"values has {len(values)} rows but record_index has "
+                         f"{len(index)} entries.")
+    n_records = int(index.max()) + 1 if len(index) else 0
+    flat = values.reshape(len(values), -1)
+    if reduce == "mean":
+        counts = torch.bincount(index, minlength=n_records).to(flat.dtype)[:, None]
+        pooled = flat.new_zeros((n_records, flat.shape[1])).index_add(0, index, flat) / counts
+    elif reduce == "max":
+        pooled = flat.new_full((n_records, flat.shape[1]), -torch.inf).scatter_reduce(
+            0, index[:, None].expand_as(flat), flat, reduce="amax")
+    else:
+        raise ValueError(f"reduce must be 'mean' or 'max'; got {reduce!r}.")
+    return pooled.reshape((n_records, *values.shape[1:]))
 
 
 def random_crops(x: torch.Tensor, length: int,
@@ -208,10 +235,18 @@ def random_crops(x: torch.Tensor, length: int,
 # --------------------------------------------------------------------------------------------
 
 
+_POSITIVE = Interval(numbers.Real, 0, None, closed="neither")
+_AT_LEAST_ONE = Interval(numbers.Integral, 1, None, closed="left")
+
+
 class _ECGTransformer(TransformerMixin, BaseEstimator):
     """Shared fit/validation logic for transformers of 3-D ECG arrays."""
 
+    # scikit-learn's declarative checks, run at fit; errors name the parameter and its range
+    _parameter_constraints: dict = {}
+
     def _fit_validate(self, X) -> np.ndarray:
+        self._validate_params()
         X = check_ecg_array(X)
         self.n_leads_in_ = X.shape[1]
         return X
@@ -270,6 +305,8 @@ class Resample(_ECGTransformer):
     (2, 12, 1000)
     """
 
+    _parameter_constraints: dict = {"fs_in": [_POSITIVE], "fs_out": [_POSITIVE]}
+
     def __init__(self, fs_in: float = 500, fs_out: float = 100):
         self.fs_in = fs_in
         self.fs_out = fs_out
@@ -287,6 +324,7 @@ class Resample(_ECGTransformer):
         -------
         self
         """
+        self._validate_params()
         for name in ("fs_in", "fs_out"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or value <= 0:
@@ -307,8 +345,8 @@ class Resample(_ECGTransformer):
 
         Returns
         -------
-        X_out : np.ndarray of shape (n_records, n_leads, ceil(n_samples * up_ / down_)), float32
-            Records sampled at ``fs_out`` Hz.
+        X_out : np.ndarray of shape (n_records, n_leads, n_out), float32
+            Records sampled at ``fs_out`` Hz; ``n_out = ceil(n_samples * up_ / down_)``.
         """
         X = self._transform_validate(X)
         if self.up_ == self.down_:
@@ -325,7 +363,10 @@ class LeadStandardizer(_ECGTransformer):
     """Standardise each lead with a mean and standard deviation fitted on training data.
 
     Statistics pool all records and time steps of a lead. They are accumulated chunk by chunk
-    in float64, so a large ``np.memmap`` is never loaded whole.
+    in float64 and merged with Chan et al.'s pairwise update, so a large ``np.memmap`` or an
+    :class:`~skecg.datasets.ECGStore`'s ``X`` is never loaded whole. ``transform`` of such an
+    out-of-core input returns a :class:`StandardizedECG` that standardises the records it is
+    asked for, so ``Pipeline([LeadStandardizer(), CPCEncoder()])`` fits batch by batch.
 
     Attributes
     ----------
@@ -355,11 +396,13 @@ class LeadStandardizer(_ECGTransformer):
         count = 0
         mean = np.zeros(n_leads)
         m2 = np.zeros(n_leads)
-        for start in range(0, len(X), _CHUNK):
-            chunk = np.asarray(X[start:start + _CHUNK], dtype=np.float64)
+        step = max(1, min(_CHUNK, _CHUNK_VALUES // (n_leads * X.shape[2])))
+        for start in range(0, len(X), step):
+            chunk = np.array(X[start:start + step], dtype=np.float64)  # one float64 buffer
             chunk_count = chunk.shape[0] * chunk.shape[2]
             chunk_mean = chunk.mean(axis=(0, 2))
-            chunk_m2 = ((chunk - chunk_mean[None, :, None]) ** 2).sum(axis=(0, 2))
+            chunk -= chunk_mean[None, :, None]
+            chunk_m2 = np.square(chunk, out=chunk).sum(axis=(0, 2))
             # Chan et al.'s pairwise update: stable where a running sum of squares is not.
             total = count + chunk_count
             delta = chunk_mean - mean
@@ -381,10 +424,14 @@ class LeadStandardizer(_ECGTransformer):
 
         Returns
         -------
-        X_out : np.ndarray of shape (n_records, n_leads, n_samples), float32
-            Unitless standardised signals.
+        X_out : np.ndarray or StandardizedECG of shape (n_records, n_leads, n_samples), float32
+            Unitless standardised signals. For an ``np.memmap`` or out-of-core input, a
+            :class:`StandardizedECG` that computes them for the records indexed, batch by batch
+            (``np.asarray`` materialises it).
         """
         X = self._transform_validate(X)
+        if isinstance(X, np.memmap) or is_lazy_ecg_array(X):
+            return StandardizedECG(X, self.mean_, self.scale_)
         mean = self.mean_.astype(np.float32)[None, :, None]
         scale = self.scale_.astype(np.float32)[None, :, None]
         out = np.empty(X.shape, dtype=np.float32)
@@ -411,6 +458,43 @@ class LeadStandardizer(_ECGTransformer):
         return (np.asarray(X) * scale + mean).astype(np.float32, copy=False)
 
 
+class StandardizedECG(LazyECGArray):
+    """Lazy ``(X - mean) / scale`` per lead: what :class:`LeadStandardizer` gives out of core.
+
+    Reads only the records it is indexed with, so a model fits on it batch by batch; picklable
+    (DataLoader workers), and ``np.asarray`` materialises it.
+
+    Parameters
+    ----------
+    source : np.memmap or out-of-core ECG array of shape (n_records, n_leads, n_samples)
+        Signals in mV.
+    mean, scale : array-like of shape (n_leads,)
+        Per-lead mean and standard deviation in mV.
+    """
+
+    def __init__(self, source, mean, scale):
+        self.source = source
+        self.shape = tuple(int(n) for n in source.shape)
+        self.mean = np.asarray(mean, dtype=np.float32)[:, None]
+        self.scale = np.asarray(scale, dtype=np.float32)[:, None]
+
+    def _take_one(self, row: int) -> np.ndarray:
+        if not is_lazy_ecg_array(self.source):  # a memmap's row is a view of the file
+            return (np.asarray(self.source[row], dtype=np.float32) - self.mean) / self.scale
+        block = self.source[row]  # a fresh float32 array: standardised in place
+        block -= self.mean
+        block /= self.scale
+        return block
+
+    def _take(self, rows: np.ndarray) -> np.ndarray:
+        if len(rows) and np.all(np.diff(rows) == 1):  # a slice: one contiguous read
+            block = self.source[int(rows[0]):int(rows[-1]) + 1]
+        else:
+            block = self.source[rows]
+        block = np.asarray(block, dtype=np.float32)
+        return (block - self.mean) / self.scale
+
+
 class BandpassFilter(_ECGTransformer):
     """Zero-phase Butterworth band-pass filter (:func:`scipy.signal.sosfiltfilt`).
 
@@ -435,6 +519,9 @@ class BandpassFilter(_ECGTransformer):
         Second-order sections of the filter.
     """
 
+    _parameter_constraints: dict = {"low": [_POSITIVE, None], "high": [_POSITIVE, None],
+                                    "fs": [_POSITIVE], "order": [_AT_LEAST_ONE]}
+
     def __init__(self, low: float | None = 0.5, high: float | None = 40.0, fs: float = 100,
                  order: int = 4):
         self.low = low
@@ -455,6 +542,7 @@ class BandpassFilter(_ECGTransformer):
         -------
         self
         """
+        self._validate_params()
         order = _check_positive_int(self.order, "order")
         nyquist = self.fs / 2
         if self.low is None and self.high is None:
@@ -519,6 +607,8 @@ class SlidingWindows(_ECGTransformer):
         Number of leads seen in ``fit``.
     """
 
+    _parameter_constraints: dict = {"window": [_AT_LEAST_ONE], "stride": [_AT_LEAST_ONE]}
+
     def __init__(self, window: int = 250, stride: int = 125):
         self.window = window
         self.stride = stride
@@ -536,6 +626,7 @@ class SlidingWindows(_ECGTransformer):
         -------
         self
         """
+        self._validate_params()
         _check_positive_int(self.window, "window")
         _check_positive_int(self.stride, "stride")
         self._fit_validate(X)
@@ -589,6 +680,8 @@ class RandomCrop(_ECGTransformer):
         Number of leads seen in ``fit``.
     """
 
+    _parameter_constraints: dict = {"length": [_AT_LEAST_ONE], "random_state": ["random_state"]}
+
     def __init__(self, length: int = 250, random_state=None):
         self.length = length
         self.random_state = random_state
@@ -606,6 +699,7 @@ class RandomCrop(_ECGTransformer):
         -------
         self
         """
+        self._validate_params()
         _check_positive_int(self.length, "length")
         self._fit_validate(X)
         return self

@@ -250,3 +250,77 @@ def test_bad_params_and_inputs(ecg, fitted):
         fitted.predict_proba(X[:, :3])
     with pytest.raises(TypeError, match="sample_weight"):
         ECGClassifier(**TINY).fit(X, y, sample_weight=np.ones(8))
+
+
+def test_forward_predict_proba_and_valid_auc_share_one_path(ecg, split):
+    train, valid = split
+    X_valid, y_valid = ecg.X[valid], ecg.y[valid]
+    clf = ECGClassifier(**{**TINY, "max_epochs": 2, "batch_size": 7}, load_best=False,
+                        train_split=skorch_predefined_split(Dataset(X_valid, y_valid)))
+    clf.fit(ecg.X[train], ecg.y[train])
+    proba = clf.predict_proba(X_valid)
+    np.testing.assert_allclose(clf.forward(X_valid).numpy(), proba, rtol=0, atol=1e-6)
+    # the epoch's record-level valid_auc (skorch EpochScoring, cached validation outputs)
+    assert clf.history_[-1, "valid_auc"] == pytest.approx(macro_auc(y_valid, proba), abs=1e-6)
+    assert macro_auc_scorer(clf, X_valid, y_valid) == pytest.approx(
+        clf.history_[-1, "valid_auc"], abs=1e-6)
+    # slow reference: every window through the network, sigmoid, mean per record
+    network = clf.module_.eval()
+    expected = []
+    with torch.no_grad():
+        for record in X_valid:
+            windows = [record[:, s:s + 250] for s in range(0, record.shape[1] - 249, 125)]
+            logits = network(torch.as_tensor(np.stack(windows)))
+            expected.append(torch.sigmoid(logits).mean(0).numpy())
+    np.testing.assert_allclose(proba, np.stack(expected), rtol=0, atol=1e-6)
+
+
+class _BackboneModes(Callback):
+    def initialize(self):
+        self.modes_ = []
+        return self
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            self.modes_.append(net.module_.backbone.training)
+
+
+def test_head_only_phase_keeps_backbone_in_eval_mode_then_switches_lr(ecg, cpc):
+    modes = _BackboneModes()
+    clf = ECGClassifier(cpc, head="paper", head_epochs=1, finetune_lr=1e-4,
+                        discriminative_lr=(0.01, 0.1), lr=1e-3, max_epochs=2, batch_size=16,
+                        callbacks=[("modes", modes)], random_state=0)
+    clf.fit(ecg.X[:48], ecg.y[:48])
+    assert clf.history_[:, "encoder_frozen"] == [True, False]
+    assert modes.modes_ == [False] * 3 + [True] * 3  # 48 records, batch 16
+    lrs = {g["name"]: g["lr"] for g in clf.optimizer_.param_groups}
+    assert lrs == pytest.approx({"encoder": 1e-6, "encoder_no_decay": 1e-6, "context": 1e-5,
+                                 "context_no_decay": 1e-5, "head": 1e-4,
+                                 "head_no_decay": 1e-4})
+    dropouts = [m.p for m in clf.module_.head.modules() if isinstance(m, torch.nn.Dropout)]
+    assert dropouts == [0.25, 0.5]
+
+
+def test_partial_fit_builds_an_unfitted_net_and_refit_reinfers_shapes(ecg):
+    X, y = ecg.X[:32], ecg.y[:32]
+    clf = ECGClassifier(**{**TINY, "max_epochs": 1}).partial_fit(X, y)
+    assert clf.n_outputs_ == 4 and len(clf.history_) == 1
+    clf.partial_fit(X, y)
+    assert len(clf.history_) == 2
+    clf.fit(X[:, :3], y[:, :2])  # a fresh fit infers the shapes again
+    assert (clf.n_leads_in_, clf.n_outputs_, len(clf.history_)) == (3, 2, 1)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"head": "mlp"}, "'head' parameter of ECGClassifier"),
+    ({"window": 0}, "'window' parameter"),
+    ({"lr": -1.0}, "'lr' parameter"),
+    ({"head_dropout": (0.2,)}, "head_dropout must be a pair"),
+    ({"head_dropout": 1.0}, "'head_dropout' parameter"),
+    ({"head_dropout": (0.3, 1.0)}, "head_dropout must be in"),
+    ({"discriminative_lr": (0.1, -1)}, "discriminative_lr must be a pair"),
+    ({"precision": "fp8"}, "'precision' parameter"),
+])
+def test_parameter_constraints_name_the_parameter(ecg, params, match):
+    with pytest.raises(ValueError, match=match):
+        ECGClassifier(**{**TINY, **params}).fit(ecg.X[:8], ecg.y[:8])

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from skecg.cli import main
+from skecg.cli import SYNTHETIC_BANNER, main
 
 
 def test_quickstart_synthetic_writes_table_and_plot(tmp_path, capsys):
@@ -60,3 +60,148 @@ def test_offline_without_data_falls_back_to_synthetic(tmp_path, monkeypatch, cap
     out = capsys.readouterr().out
     assert status == 0
     assert "could not download PTB-XL (ConnectionError)" in out and "SYNTHETIC DATA" in out
+
+
+# ------------------------------------------------------------------- interrupts and resume
+def _interrupt_at_step(monkeypatch, n):
+    from skecg.ssl._training import SSLNet
+
+    original, calls = SSLNet.train_step_single, []
+
+    def step(self, batch, **fit_params):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return original(self, batch, **fit_params)
+
+    monkeypatch.setattr(SSLNet, "train_step_single", step)
+
+
+TINY_SIMCLR = dict(backbone="xresnet1d18", width=4, crop_length=100, batch_size=100, lr=1e-3,
+                   projection_hidden=8, projection_dim=4)
+
+
+@pytest.fixture
+def tiny_presets(monkeypatch):
+    import skecg.cli as cli
+
+    monkeypatch.setitem(cli.CPU_PRESETS, "simclr", dict(TINY_SIMCLR, max_epochs=3))
+
+
+def test_ctrl_c_in_pretrain_exits_130_keeps_epoch_and_resumes(tmp_path, monkeypatch, capsys,
+                                                              tiny_presets):
+    model = tmp_path / "simclr.skecg"
+    command = ["pretrain", "--synthetic", "--method", "simclr", "--output", str(model)]
+    _interrupt_at_step(monkeypatch, 4 + 2)  # 400 records, batch 100: in the second epoch
+    assert main(command) == 130
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
+    checkpoints = tmp_path / "simclr.skecg.checkpoints"
+    assert err.startswith("skecg pretrain: interrupted")
+    assert f"interrupted after 1 of 3 epochs; epoch 1 is kept in {checkpoints}" in err
+    assert f"nothing was written to {model}" in err and "--resume" in err
+    assert not model.exists() and [p.name for p in checkpoints.iterdir()] == ["epoch-00001"]
+    assert main(command) == 2  # never restarts over the kept checkpoint
+    assert "add --resume" in capsys.readouterr().err
+    assert main([*command, "--resume"]) == 0
+    from skecg.ssl import BaseSSLEncoder
+
+    assert BaseSSLEncoder.load(model).max_epochs == 3 and not checkpoints.exists()
+
+
+@pytest.mark.slow  # a fresh interpreter and synthetic data (the in-process test is fast)
+def test_sigint_to_skecg_pretrain_exits_130(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    model = tmp_path / "m.skecg"
+    checkpoints = tmp_path / "m.skecg.checkpoints"
+    code = ("import sys, skecg.cli as c; c.CPU_PRESETS['simclr'] = dict(" + repr(TINY_SIMCLR)
+            + ", max_epochs=10000); sys.exit(c.main(sys.argv[1:]))")
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, "pretrain", "--synthetic", "--method", "simclr",
+         "--output", str(model)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (checkpoints.is_dir() and any(checkpoints.glob("epoch-*"))):
+        assert time.monotonic() < deadline and child.poll() is None
+        time.sleep(0.05)
+    child.send_signal(signal.SIGINT)
+    err = child.communicate(timeout=60)[1].decode()
+    assert child.returncode == 130, err
+    assert "interrupted after" in err and "is kept in" in err and not model.exists(), err
+
+
+# ----------------------------------------------------------------------- one-line errors
+def _one_line_error(capsys, argv) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_damaged_model_file_is_one_line(tmp_path, capsys):
+    damaged = tmp_path / "damaged.skecg"
+    damaged.write_bytes(b"\x00garbage" * 50)
+    for command in (["embed", "--output", str(tmp_path / "e.npy")], ["evaluate"]):
+        err = _one_line_error(capsys, [*command, "--synthetic", "--model", str(damaged)])
+        assert str(damaged) in err and "not a skecg encoder file" in err
+        assert "weights_only" not in err
+
+
+def test_impossible_cache_dir_is_one_line_before_loading(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    err = _one_line_error(capsys, ["pretrain", "--method", "simclr", "--data", str(tmp_path),
+                                   "--cache-dir", str(blocker / "cache"),
+                                   "--output", str(tmp_path / "m.skecg")])
+    assert f"--cache-dir {blocker / 'cache'} is not a writable folder" in err
+
+
+def test_output_into_missing_folder_is_checked_before_training(tmp_path, capsys, monkeypatch):
+    import skecg.cli as cli
+
+    def no_data(args):
+        raise AssertionError("data were loaded before the output was checked")
+
+    monkeypatch.setattr(cli, "_load_data", no_data)
+    missing = tmp_path / "missing" / "m.skecg"
+    err = _one_line_error(capsys, ["pretrain", "--synthetic", "--method", "cpc",
+                                   "--output", str(missing)])
+    assert f"folder {missing.parent} does not exist" in err
+    err = _one_line_error(capsys, ["embed", "--synthetic", "--model", "x.skecg",
+                                   "--output", str(missing)])
+    assert f"folder {missing.parent} does not exist" in err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    err = _one_line_error(capsys, ["quickstart", "--synthetic", "--output", str(blocker / "o")])
+    assert f"--output folder {blocker / 'o'} cannot be created" in err
+
+
+def test_synthetic_banner_in_every_subcommand(tmp_path, capsys, tiny_presets):
+    model = tmp_path / "m.skecg"
+    assert main(["pretrain", "--synthetic", "--method", "simclr", "--epochs", "1",
+                 "--output", str(model)]) == 0
+    assert SYNTHETIC_BANNER in capsys.readouterr().out
+    assert main(["embed", "--synthetic", "--model", str(model),
+                 "--output", str(tmp_path / "e.npy")]) == 0
+    assert SYNTHETIC_BANNER in capsys.readouterr().out
+
+
+def test_evaluate_on_a_one_class_test_set_says_so(tmp_path, capsys, monkeypatch):
+    import numpy as np
+    from sklearn.utils import Bunch
+
+    import skecg.cli as cli
+    from skecg.ssl import CPCEncoder
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3, 120)).astype(np.float32)
+    model = tmp_path / "m.skecg"
+    CPCEncoder(encoder_width=4, context_width=4, steps=1, n_negatives=2, crop_length=60,
+               window=60, stride=60, batch_size=20, max_epochs=1).fit(X).save(model)
+    meta = pd.DataFrame({"strat_fold": np.repeat(np.arange(1, 11), 4)})
+    data = Bunch(X=X, y=np.zeros((40, 2), dtype=np.int64), meta=meta)
+    monkeypatch.setattr(cli, "_load_data", lambda args: (data, "test data", False))
+    err = _one_line_error(capsys, ["evaluate", "--model", str(model)])
+    assert "holds a single class for every label, so no AUC can be measured" in err

@@ -13,9 +13,11 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 from skecg.metrics import (
+    BootstrapDifference,
     BootstrapResult,
     _as_score_matrix,
     bootstrap_macro_auc,
+    bootstrap_macro_auc_difference,
     macro_auc,
     macro_auc_scorer,
 )
@@ -185,3 +187,66 @@ def test_bootstrap_deterministic_and_handles_single_class_resamples():
     assert skip.samples.shape == (200,)
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_macro_auc(y, score, confidence=1.5)
+
+
+def _paired_difference_loop(y, score_a, score_b, n_bootstraps, seed):
+    """Slow reference: resample records, skip resamples losing a class, difference of loops."""
+    idx = np.random.RandomState(seed).randint(0, len(y), size=(n_bootstraps, len(y)))
+    deltas = []
+    for i in idx:
+        if any(len(np.unique(y[i, j])) < 2 for j in range(y.shape[1])):
+            continue
+        deltas.append(_loop_macro_auc(y[i], score_a[i]) - _loop_macro_auc(y[i], score_b[i]))
+    return np.array(deltas)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_paired_bootstrap_difference_matches_loop(ties):
+    y, score_a = _multilabel(n=30, seed=8, ties=ties)
+    y[:, 0] = 0
+    y[[3, 7], 0] = 1  # rare label: some resamples lose it and are skipped
+    score_b = score_a + np.random.default_rng(9).normal(size=score_a.shape)
+    if ties:
+        score_b = np.round(score_b, 1)
+    res = bootstrap_macro_auc_difference(y, score_a, score_b, n_bootstraps=80, random_state=4)
+    ref = _paired_difference_loop(y, score_a, score_b, 80, 4)
+    assert isinstance(res, BootstrapDifference)
+    assert 0 < res.n_bootstraps == len(ref) < 80
+    np.testing.assert_allclose(res.samples, ref, atol=1e-12)
+    assert res.delta == pytest.approx(
+        _loop_macro_auc(y, score_a) - _loop_macro_auc(y, score_b), abs=1e-12)
+    assert res.auc_a - res.auc_b == pytest.approx(res.delta)
+    assert (res.low, res.high) == pytest.approx(tuple(np.quantile(ref, [0.025, 0.975])))
+
+
+def test_paired_bootstrap_difference_is_paired():
+    """Identical scores give exactly zero; a shared noise term cancels in the paired spread."""
+    y, score = _multilabel(n=200, seed=10)
+    same = bootstrap_macro_auc_difference(y, score, score.copy(), n_bootstraps=50)
+    assert same.delta == 0 and same.low == 0 and same.high == 0
+    better = score + 0.3 * y
+    paired = bootstrap_macro_auc_difference(y, better, score, n_bootstraps=300, random_state=1)
+    a = bootstrap_macro_auc(y, better, n_bootstraps=300, random_state=1)
+    b = bootstrap_macro_auc(y, score, n_bootstraps=300, random_state=2)
+    assert paired.low > 0
+    assert paired.high - paired.low < 0.5 * min(a.high - a.low, b.high - b.low)
+    # Single-label class indices are accepted like macro_auc's.
+    y1 = np.argmax(score, axis=1)
+    res = bootstrap_macro_auc_difference(y1, score, better, n_bootstraps=20)
+    assert res.delta == pytest.approx(macro_auc(y1, score) - macro_auc(y1, better))
+
+
+def test_paired_bootstrap_difference_errors():
+    y, score = _multilabel(n=20)
+    with pytest.raises(ValueError, match="same shape"):
+        bootstrap_macro_auc_difference(y, score, score[:, :3])
+    with pytest.raises(ValueError, match="n_bootstraps"):
+        bootstrap_macro_auc_difference(y, score, score, n_bootstraps=0)
+    with pytest.raises(ValueError, match="confidence"):
+        bootstrap_macro_auc_difference(y, score, score, confidence=0)
+    y[:, 0] = 0
+    y[0, 0] = 1  # one positive among 20: find a seed whose 3 resamples all miss it
+    seed = next(s for s in range(1000)
+                if not (np.random.RandomState(s).randint(0, 20, size=(3, 20)) == 0).any())
+    with pytest.raises(ValueError, match="None of the 3 bootstrap resamples"):
+        bootstrap_macro_auc_difference(y, score, score, n_bootstraps=3, random_state=seed)

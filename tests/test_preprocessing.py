@@ -197,6 +197,45 @@ def test_lead_standardizer_chunked_memmap(tmp_path, monkeypatch):
                                atol=1e-5)
 
 
+def test_lead_standardizer_out_of_core_matches_numpy_and_stays_lazy(tmp_path, monkeypatch):
+    import skecg.preprocessing as pre
+    from skecg.datasets import build_ecg_store
+    from skecg.preprocessing import StandardizedECG
+
+    monkeypatch.setattr(pre, "_CHUNK", 7)  # many uneven chunks, across the store's shards
+    rng = np.random.default_rng(4)
+    # a large offset and a small spread: a one-pass sum of squares would lose the variance
+    parts = [(rng.normal(size=(n, 3, 40)) * [[0.01], [2.0], [1.0]]
+              + [[1e4], [-5.0], [0.0]]).astype(np.float32) for n in (11, 5, 9)]
+    full = np.concatenate(parts)
+    X = build_ecg_store(tmp_path / "s", {f"p{i}": {"X": p, "fs": 100.0}
+                                          for i, p in enumerate(parts)}, verbose=False).X
+    std = LeadStandardizer().fit(X)
+    np.testing.assert_allclose(std.mean_, np.mean(full.astype(np.float64), axis=(0, 2)),
+                               rtol=1e-12)
+    np.testing.assert_allclose(std.scale_, np.std(full.astype(np.float64), axis=(0, 2)),
+                               rtol=1e-9)
+    out = std.transform(X)
+    assert isinstance(out, StandardizedECG) and out.shape == full.shape
+    eager = std.transform(full)
+    for key in (0, -1, slice(3, 20), [24, 2, 2], (slice(None), 1, slice(5, 9))):
+        np.testing.assert_allclose(out[key], eager[key], atol=1e-4, err_msg=str(key))
+    np.testing.assert_allclose(np.asarray(out), eager, atol=1e-4)
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(out))[5:8], eager[5:8], atol=1e-4)
+
+
+def test_lead_standardizer_lazy_on_memmap_leaves_the_file_alone(tmp_path):
+    from skecg.preprocessing import StandardizedECG
+
+    data = np.random.default_rng(2).normal(3.0, 2.0, size=(6, 2, 30)).astype(np.float32)
+    mm = np.memmap(tmp_path / "x.dat", dtype=np.float32, mode="w+", shape=data.shape)
+    mm[:] = data
+    out = LeadStandardizer().fit(mm).transform(mm)
+    assert isinstance(out, StandardizedECG)
+    np.testing.assert_allclose(out[2], LeadStandardizer().fit_transform(data)[2], atol=1e-5)
+    np.testing.assert_array_equal(mm, data)  # per-record reads never standardise in place
+
+
 def test_lead_standardizer_constant_lead():
     X = np.ones((2, 2, 10), dtype=np.float32)
     X[:, 1] = np.arange(10)

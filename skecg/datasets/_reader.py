@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -14,6 +15,8 @@ from ._header import Header, RecordError, UnsupportedHeader, parse_header
 
 _UNIT_SCALE = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}  # -> mV
 _INVALID_16 = -32768  # WFDB "no sample" value for format 16
+_MAT4_HEADER_BYTES = 20  # MATLAB v4: type, rows, columns, imaginary flag, name length (int32)
+_MAT4_INT16 = 30  # MATLAB v4 type code of a little-endian full int16 matrix
 _MAX_RATIO_DENOMINATOR = 1000  # bound on up/down of the polyphase filter
 CROP_POLICIES = ("start", "center", "end")
 PAD_POLICIES = ("zeros", "edge", "error")
@@ -31,6 +34,7 @@ class ReadSpec:
     fs_required: float | None = None  # set from the first record when fs is None
     n_out: int | None = None  # samples per lead, set from the first record
     n_leads: int | None = None  # set from the first record
+    length_hint: str = "pass duration= to crop/pad"  # how the caller's user fixes a length
 
 
 def resample_ratio(fs_out: float, fs_src: float) -> tuple[int, int]:
@@ -51,14 +55,28 @@ def _unit_scale(unit: str, header: Header, lead: str) -> float:
 def _select_channels(names: list[str], leads, path) -> list[int]:
     if leads is None:
         return list(range(len(names)))
-    lookup: dict[str, int] = {}
+    lookup: dict[str, list[int]] = {}
     for i, name in enumerate(names):
-        lookup.setdefault(name.strip().lower(), i)
-    missing = [lead for lead in leads if lead.lower() not in lookup]
+        lookup.setdefault(name.strip().lower(), []).append(i)
+    wanted = [lead.strip().lower() for lead in leads]
+    missing = [lead for lead, key in zip(leads, wanted, strict=True) if key not in lookup]
     if missing:
         raise RecordError(f"record {path}: lead(s) {missing} not found; the record has leads "
                           f"{names}, expected {list(leads)}")
-    return [lookup[lead.lower()] for lead in leads]
+    twice = [lead for lead, key in zip(leads, wanted, strict=True) if len(lookup[key]) > 1]
+    if twice:
+        raise RecordError(f"record {path}: lead(s) {twice} appear more than once among its "
+                          f"signals {names}; cannot tell which to use")
+    return [lookup[key][0] for key in wanted]
+
+
+def _check_finite(signal: np.ndarray, names: list[str], path) -> None:
+    """Raise naming the leads if ``signal`` holds NaN or infinite samples."""
+    finite = np.isfinite(signal)
+    if not finite.all():
+        bad = [names[i] for i in np.flatnonzero(~finite.all(axis=1))]
+        raise RecordError(f"record {path}: {int((~finite).sum())} NaN or infinite samples in "
+                          f"lead(s) {bad}; expected finite samples")
 
 
 def _fast_path_ok(h: Header) -> bool:
@@ -74,22 +92,41 @@ def _read_digital_16(h: Header, channels: list[int]) -> np.ndarray:
         raise RecordError(f"record {h.path}: signal file {data_path} named in the header is "
                           "missing")
     offset = h.byte_offsets[0]
-    if data_path.suffix.lower() == ".mat" and offset == 0:
-        return _read_mat(h, data_path)[channels]
     try:
-        flat = np.fromfile(data_path, dtype="<i2", offset=offset)
+        raw = np.fromfile(data_path, dtype=np.uint8)
     except (OSError, ValueError) as exc:
         raise RecordError(f"record {h.path}: cannot read signal file {data_path}: {exc}") from exc
+    if data_path.suffix.lower() == ".mat" and not _is_mat4_int16(raw, h.n_signals, offset):
+        return _read_mat(h, data_path)[channels]  # any other .mat: float 'val', v5, ...
+    data = raw[offset:]
+    flat = data[:data.size - data.size % 2].view("<i2")
     n_frames = flat.size // h.n_signals
     if h.n_samples is not None and n_frames < h.n_samples:
         raise RecordError(f"record {h.path}: signal file {data_path} holds {n_frames} samples per "
                           f"lead; the header declares {h.n_samples} (truncated file?)")
+    if h.n_samples and flat.size > h.n_samples * h.n_signals and flat.size % h.n_samples == 0:
+        raise RecordError(f"record {h.path}: signal file {data_path} holds {flat.size} samples, "
+                          f"i.e. {flat.size // h.n_samples} signals x {h.n_samples}; the header "
+                          f"declares {h.n_signals} signals (wrong signal count in the header?)")
     if h.n_samples is None and flat.size % h.n_signals:
         raise RecordError(f"record {h.path}: signal file {data_path} size is not a multiple of "
                           f"{h.n_signals} signals x 2 bytes (truncated file?)")
     n = h.n_samples if h.n_samples is not None else n_frames
     frames = flat[:n * h.n_signals].reshape(n, h.n_signals)
     return frames[:, channels].T
+
+
+def _is_mat4_int16(raw: np.ndarray, n_signals: int, offset: int) -> bool:
+    """Whether ``raw`` is a MATLAB v4 file whose int16 (n_signals, n) matrix starts at ``offset``.
+
+    Only then may the header's format 16 + byte offset be read directly; a float64 'val', a v5
+    file or a wrong offset goes through ``scipy.io.loadmat`` instead.
+    """
+    if offset == 0 or raw.size < _MAT4_HEADER_BYTES:
+        return False
+    mopt, n_rows, _, imaginary, name_length = struct.unpack("<5i", raw[:_MAT4_HEADER_BYTES])
+    return (mopt == _MAT4_INT16 and imaginary == 0 and n_rows == n_signals
+            and _MAT4_HEADER_BYTES + name_length == offset)
 
 
 def _read_mat(h: Header, data_path: Path) -> np.ndarray:
@@ -100,6 +137,9 @@ def _read_mat(h: Header, data_path: Path) -> np.ndarray:
         val = loadmat(data_path)["val"]
     except Exception as exc:  # scipy raises many types for corrupt files
         raise RecordError(f"record {h.path}: cannot read 'val' from {data_path}: {exc}") from exc
+    if not isinstance(val, np.ndarray) or val.dtype.kind not in "iuf":
+        raise RecordError(f"record {h.path}: 'val' in {data_path} is not a numeric matrix "
+                          f"(got {getattr(val, 'dtype', type(val))}); expected int16 samples")
     if val.ndim != 2 or val.shape[0] != h.n_signals:
         raise RecordError(f"record {h.path}: 'val' in {data_path} has shape {val.shape}; expected "
                           f"({h.n_signals}, n_samples)")
@@ -119,11 +159,14 @@ def _read_physical_fast(h: Header, leads) -> tuple[np.ndarray, list[str]]:
                           f"lead(s) {bad}; expected finite samples")
     gains = np.array([h.gains[c] for c in channels], dtype=np.float32)[:, None]
     baselines = np.array([h.baselines[c] for c in channels], dtype=np.float32)[:, None]
-    signal = (digital.astype(np.float32) - baselines) / gains
+    names = [h.sig_names[c] for c in channels]
     scales = [_unit_scale(h.units[c], h, h.sig_names[c]) for c in channels]
-    if any(s != 1.0 for s in scales):
-        signal *= np.array(scales, dtype=np.float32)[:, None]
-    return signal, [h.sig_names[c] for c in channels]
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        signal = (digital.astype(np.float32) - baselines) / gains
+        if any(s != 1.0 for s in scales):
+            signal *= np.array(scales, dtype=np.float32)[:, None]
+    _check_finite(signal, names, h.path)  # a float 'val' (.mat) with NaN/Inf, or beyond float32
+    return signal, names
 
 
 def _read_physical_wfdb(path: Path, leads) -> tuple[np.ndarray, list[str], Header]:
@@ -142,17 +185,15 @@ def _read_physical_wfdb(path: Path, leads) -> tuple[np.ndarray, list[str], Heade
     channels = _select_channels(names, leads, path)
     if rec.p_signal is None:
         raise RecordError(f"record {path}: wfdb returned no single-segment signal")
-    signal = rec.p_signal[:, channels].T.astype(np.float32)
-    nan = np.isnan(signal)
-    if nan.any():
-        bad = [names[channels[i]] for i in np.flatnonzero(nan.any(axis=1))]
-        raise RecordError(f"record {path}: {int(nan.sum())} NaN samples in lead(s) {bad}; "
-                          "expected finite samples")
+    selected = [names[c] for c in channels]
     scales = [_unit_scale(h.units[c] if c < len(h.units) else "mV", h, names[c])
               for c in channels]
-    if any(s != 1.0 for s in scales):
-        signal *= np.array(scales, dtype=np.float32)[:, None]
-    return signal, [names[c] for c in channels], h
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        signal = rec.p_signal[:, channels].T.astype(np.float32)
+        if any(s != 1.0 for s in scales):
+            signal *= np.array(scales, dtype=np.float32)[:, None]
+    _check_finite(signal, selected, path)  # wfdb marks invalid samples NaN
+    return signal, selected, h
 
 
 def read_physical(path: Path, leads) -> tuple[np.ndarray, list[str], Header]:
@@ -220,8 +261,7 @@ def read_record(path: Path, spec: ReadSpec) -> tuple[np.ndarray, dict]:
         signal = fit_length(signal, int(round(spec.duration * fs_out)), spec.crop, spec.pad, path)
     elif spec.n_out is not None and signal.shape[-1] != spec.n_out:
         raise RecordError(f"record {path} has {signal.shape[-1]} samples at {fs_out:g} Hz; "
-                          f"expected {spec.n_out} like the first record (pass duration= to "
-                          "crop/pad)")
+                          f"expected {spec.n_out} like the first record ({spec.length_hint})")
     info = {"record": header.record_name, "fs_original": fs_src, "n_samples_original": n_src,
             "lead_names": names, "comments": header.comments}
     return np.ascontiguousarray(signal, dtype=np.float32), info

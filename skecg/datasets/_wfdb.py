@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import warnings
@@ -32,12 +33,65 @@ def _as_header_path(item) -> Path:
     return Path(os.path.abspath(text))
 
 
+def find_headers(folder: Path, stacklevel: int = 2) -> list[Path]:
+    """Header files under ``folder``, recursively, following directory links; sorted by path.
+
+    Each real folder is visited once (a link to a folder already seen, or a link cycle, is not
+    followed again). Entries named ``*.hea`` that are not files (a folder, a FIFO) are left out;
+    a dangling link is kept, so that it is reported as a missing record. Folders that cannot be
+    listed, and record names found in more than one folder, are reported in a warning
+    (``stacklevel`` as in :func:`warnings.warn`, counted from the caller).
+    """
+    headers, seen, unlisted = [], set(), []
+
+    def on_error(exc: OSError) -> None:
+        unlisted.append(f"{exc.filename}: {exc.strerror}")
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=on_error, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+        except OSError as exc:
+            on_error(exc)
+            dirnames[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirnames.sort()
+        for name in filenames:
+            if name.endswith(".hea"):
+                path = os.path.join(dirpath, name)
+                if os.path.isfile(path) or os.path.islink(path) and not os.path.exists(path):
+                    headers.append(Path(os.path.abspath(path)))
+    if unlisted:
+        warnings.warn(f"could not list {len(unlisted)} folder(s) under {folder}; their records "
+                      f"are not loaded: {_names(unlisted, 3)}", UserWarning,
+                      stacklevel=stacklevel + 1)
+    headers.sort()
+    by_name: dict[str, list[Path]] = {}
+    for path in headers:
+        by_name.setdefault(path.name, []).append(path)
+    repeated = {name: paths for name, paths in by_name.items() if len(paths) > 1}
+    if repeated:
+        examples = [f"{name[:-4]} in {_names([p.parent for p in paths], 2)}"
+                    for name, paths in repeated.items()]
+        warnings.warn(f"{len(repeated)} record name(s) occur in more than one folder under "
+                      f"{folder} ({_names(examples, 2)}); all are loaded and meta['path'] tells "
+                      "them apart (a folder unpacked twice?)", UserWarning,
+                      stacklevel=stacklevel + 1)
+    return headers
+
+
 def resolve_records(records_or_folder) -> list[Path]:
     """Header paths of a folder (recursive, sorted) or of a list of record paths."""
     if isinstance(records_or_folder, (str, os.PathLike)):
+        if not os.fspath(records_or_folder):
+            raise ValueError("records_or_folder is an empty path: expected a folder of WFDB "
+                             "records or a record path")
         path = Path(records_or_folder)
         if path.is_dir():
-            headers = sorted(Path(os.path.abspath(p)) for p in path.rglob("*.hea"))
+            headers = find_headers(path, stacklevel=3)
             if not headers:
                 raise FileNotFoundError(f"no WFDB records found under {path}: expected "
                                         "'<record>.hea' header files (searched recursively)")
@@ -64,16 +118,29 @@ def _names(items, n=_N_NAMES_IN_MESSAGES) -> str:
 def check_common_params(*, on_error, n_jobs) -> None:
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip'; got {on_error!r}")
-    if not isinstance(n_jobs, numbers.Integral) and n_jobs is not None:
+    if n_jobs is not None and (isinstance(n_jobs, bool)
+                               or not isinstance(n_jobs, numbers.Integral)):
         raise TypeError(f"n_jobs must be an int or None; got {n_jobs!r}")
+    if n_jobs == 0:
+        raise ValueError("n_jobs must be a non-zero int (-1: all cores) or None; got 0")
 
 
-def _check_params(fs, duration, leads, crop, pad):
-    if fs is not None and not (isinstance(fs, numbers.Real) and fs > 0):
-        raise ValueError(f"fs must be a positive number of Hz or None; got {fs!r}")
-    if duration is not None and not (isinstance(duration, numbers.Real) and duration > 0):
-        raise ValueError(f"duration must be a positive number of seconds or None; got "
-                         f"{duration!r}")
+def _check_positive(name: str, value, unit: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+            not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite positive number of {unit} or None; "
+                         f"got {value!r}")
+
+
+def check_params(fs, duration, leads, crop, pad):
+    """Validate the signal parameters; return ``leads`` as a tuple (or None)."""
+    _check_positive("fs", fs, "Hz")
+    _check_positive("duration", duration, "seconds")
+    if fs is not None and duration is not None and round(fs * duration) < 1:
+        raise ValueError(f"duration x fs must give at least 1 sample; got duration={duration!r} "
+                         f"s and fs={fs!r} Hz")
     if crop not in CROP_POLICIES:
         raise ValueError(f"crop must be one of {CROP_POLICIES}; got {crop!r}")
     if pad not in PAD_POLICIES:
@@ -82,12 +149,18 @@ def _check_params(fs, duration, leads, crop, pad):
         return None
     if isinstance(leads, str):
         leads = (leads,)
+    if not isinstance(leads, Iterable):
+        raise TypeError(f"leads must be None or a sequence of lead names; got {leads!r}")
     leads = tuple(leads)
-    if not leads or not all(isinstance(lead, str) for lead in leads):
+    if not leads or not all(isinstance(lead, str) and lead.strip() for lead in leads):
         raise ValueError(f"leads must be None or a non-empty sequence of lead names; got {leads!r}")
-    lower = [lead.lower() for lead in leads]
-    if len(set(lower)) != len(lower):
-        raise ValueError(f"leads contains duplicates (case-insensitive): {list(leads)}")
+    groups: dict[str, list[str]] = {}
+    for lead in leads:
+        groups.setdefault(lead.strip().lower(), []).append(lead)
+    repeated = [names for names in groups.values() if len(names) > 1]
+    if repeated:
+        raise ValueError(f"leads has duplicates (case-insensitive): {repeated}; each lead may "
+                         f"be named once; got leads={list(leads)}")
     return leads
 
 
@@ -163,8 +236,10 @@ def load_wfdb(
     Parameters
     ----------
     records_or_folder : path or list of paths
-        A folder (searched recursively for ``*.hea``, sorted by path), one record path, or a list
-        of record paths (with or without the ``.hea`` / ``.dat`` / ``.mat`` extension).
+        A folder (searched recursively for ``*.hea`` files, following links to folders, sorted
+        by path), one record path, or a list of record paths (with or without the ``.hea`` /
+        ``.dat`` / ``.mat`` extension). Record names found in more than one sub-folder are all
+        loaded, with a warning (``meta['path']`` tells them apart).
     fs : float or None
         Output sampling rate in Hz. Records at another rate are resampled with
         ``scipy.signal.resample_poly`` (up/down from a rational approximation of
@@ -187,12 +262,18 @@ def load_wfdb(
     n_jobs : int or None
         Parallel workers (joblib, threads preferred; change with ``joblib.parallel_config``).
     cache_dir : path or None
-        If given, the result is cached there as ``.npy`` + ``.json``, keyed by the record paths,
-        their files' mtimes and sizes, and all parameters that change the result. A cached load
-        returns ``X`` as a read-only ``np.memmap``. Writes are atomic.
+        If given, the result is cached there as ``.npy`` + ``.json`` (the folder is created if
+        missing), keyed by all parameters that change the result and by every file the records
+        use: each header's content and each signal file it names (inode, ctime, mtime, size and
+        a sample of its bytes), so replaced files are seen. The result's ``X`` is then a
+        read-only ``np.memmap`` of the cache file. Writes are atomic; a cache folder that
+        cannot be written (read only, not a folder, full disk) raises
+        ``skecg.datasets._cache.CacheError`` (an ``OSError``) naming it, and leaves no
+        temporary file behind. A read-only folder still serves the entries it holds.
     on_error : {'raise', 'skip'}
-        ``'raise'``: any unreadable record (missing, corrupt or truncated file, NaN samples,
-        missing lead, other rate or length) raises with the record's path and what was expected.
+        ``'raise'``: any unreadable record (missing, corrupt or truncated file, a header that
+        disagrees with itself or its signal file, NaN or infinite samples, missing lead, other
+        rate or length) raises with the record's path and what was expected.
         ``'skip'``: such records are left out and reported in ONE warning and in the result.
     verbose : bool or int
         Show a tqdm progress bar.
@@ -218,18 +299,39 @@ def load_wfdb(
     FileNotFoundError
         The folder does not exist or holds no ``.hea`` file; a record is absent (``'raise'``).
     ValueError
-        A record cannot be read or does not match the request (``'raise'``), or none could be
-        loaded (``'skip'``).
+        A parameter is out of range; a record cannot be read or does not match the request
+        (``'raise'``), or none could be loaded (``'skip'``).
+    OSError
+        ``cache_dir`` cannot be written (``CacheError``).
     """
-    headers = resolve_records(records_or_folder)
     check_common_params(on_error=on_error, n_jobs=n_jobs)
-    leads = _check_params(fs, duration, leads, crop, pad)
+    leads = check_params(fs, duration, leads, crop, pad)
+    headers = resolve_records(records_or_folder)
     return _load(headers, fs=fs, duration=duration, leads=leads, crop=crop, pad=pad,
                  n_jobs=n_jobs, cache_dir=cache_dir, on_error=on_error, verbose=verbose)
 
 
+class _ArraySink:
+    """In-memory counterpart of :class:`_cache.EntryWriter` (no cache)."""
+
+    def __init__(self, shape):
+        self.array = np.empty(shape, dtype=np.float32)
+        self.n_rows = 0
+
+    def append(self, block: np.ndarray) -> None:
+        self.array[self.n_rows:self.n_rows + len(block)] = block
+        self.n_rows += len(block)
+
+    def commit(self, meta, info) -> np.ndarray:
+        n = self.n_rows
+        return self.array if n == len(self.array) else self.array[:n].copy()
+
+    def close(self) -> None:
+        self.array = None
+
+
 def _load(headers, *, fs, duration, leads, crop, pad, n_jobs, cache_dir, on_error, verbose,
-          warn=True) -> Bunch:
+          warn=True, length_hint="pass duration= to crop/pad") -> Bunch:
     skip = on_error == "skip"
     present = [h for h in headers if h.is_file()]
     missing = [str(h) for h in headers if not h.is_file()] if len(present) < len(headers) else []
@@ -243,7 +345,8 @@ def _load(headers, *, fs, duration, leads, crop, pad, n_jobs, cache_dir, on_erro
               "on_error": on_error}
     key = None
     if cache_dir is not None:
-        cache_dir = Path(cache_dir)
+        cache_dir = _cache.check_cache_dir(cache_dir)
+        _cache.remove_stale_temporaries(cache_dir)
         key = _cache.cache_key(present, params)
         hit = _cache.load_entry(cache_dir, key)
         if hit is not None:
@@ -254,7 +357,8 @@ def _load(headers, *, fs, duration, leads, crop, pad, n_jobs, cache_dir, on_erro
                          lead_names=tuple(info["lead_names"]), missing=missing,
                          skipped=info["skipped"], dropped_no_label=0)
 
-    spec = ReadSpec(leads=leads, fs=fs, duration=duration, crop=crop, pad=pad)
+    spec = ReadSpec(leads=leads, fs=fs, duration=duration, crop=crop, pad=pad,
+                    length_hint=length_hint)
     skipped: dict[str, str] = {}
     # The first loadable record fixes the shape (and the rate when fs is None).
     first = None
@@ -275,12 +379,10 @@ def _load(headers, *, fs, duration, leads, crop, pad, n_jobs, cache_dir, on_erro
     rest = present[first + 1:]
     shape = (1 + len(rest), signal.shape[0], signal.shape[1])
 
-    writer = _cache.EntryWriter(cache_dir, key, shape) if key is not None else None
+    sink = _cache.EntryWriter(cache_dir, key, shape) if key is not None else _ArraySink(shape)
     try:
-        X = writer.array if writer is not None else np.empty(shape, dtype=np.float32)
-        X[0] = signal
+        sink.append(signal[None])
         rows = [_meta_row(present[first], infos)]
-        n = 1
         chunks = [rest[i:i + _CHUNK] for i in range(0, len(rest), _CHUNK)]
         if n_jobs == 1 or len(chunks) <= 1:
             results = (_read_chunk(chunk, spec, skip) for chunk in chunks)
@@ -291,25 +393,20 @@ def _load(headers, *, fs, duration, leads, crop, pad, n_jobs, cache_dir, on_erro
         if bar is not None:
             bar.update(first + 1)
         for chunk, (block, block_infos, errors) in zip(chunks, results, strict=True):
-            X[n:n + len(block)] = block
+            sink.append(block)
             good = [p for p in chunk if str(p) not in errors]
             rows.extend(_meta_row(p, info) for p, info in zip(good, block_infos, strict=True))
-            n += len(block)
             skipped.update(errors)
             if bar is not None:
                 bar.update(len(chunk))
         if bar is not None:
             bar.close()
         meta = pd.DataFrame(rows)
-        if writer is not None:
-            info = {"fs": out_fs, "lead_names": list(lead_names), "skipped": skipped,
-                    "params": params}
-            X = writer.commit(n, meta, info)
-        elif n < len(X):
-            X = X[:n].copy()
+        info = {"fs": out_fs, "lead_names": list(lead_names), "skipped": skipped,
+                "params": params}
+        X = sink.commit(meta, info)
     finally:
-        if writer is not None:
-            writer.__exit__(None, None, None)
+        sink.close()
     if warn:
         _warn_skipped(missing, skipped, stacklevel=4)
     return Bunch(X=X, y=None, label_names=[], meta=meta, fs=out_fs, lead_names=lead_names,
@@ -318,7 +415,7 @@ def _load(headers, *, fs, duration, leads, crop, pad, n_jobs, cache_dir, on_erro
 
 def _read_first(path, spec, skip):
     spec_one = ReadSpec(leads=spec.leads, fs=spec.fs, duration=spec.duration, crop=spec.crop,
-                        pad=spec.pad)
+                        pad=spec.pad, length_hint=spec.length_hint)
     try:
         signal, info = read_record(path, spec_one)
     except Exception as exc:

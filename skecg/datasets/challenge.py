@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from .. import LEAD_NAMES
-from ._wfdb import _load, _warn_skipped, check_common_params
+from ._wfdb import _load, _names, _warn_skipped, check_common_params, check_params, find_headers
 
 _COMMENT_RE = re.compile(r"^\s*#?\s*([A-Za-z]+)\s*:\s*(.*?)\s*$")
 _SEX_CODE = {"male": 0.0, "m": 0.0, "female": 1.0, "f": 1.0}  # PTB-XL coding: 0 male, 1 female
@@ -49,7 +49,7 @@ def _read_comments(header: Path) -> list[str]:
     try:
         text = header.read_text(encoding="latin-1")
     except OSError as exc:
-        raise FileNotFoundError(f"cannot read header {header}: {exc}") from exc
+        raise FileNotFoundError(f"cannot read header {header}: {exc.strerror or exc}") from exc
     return [line for line in text.splitlines() if line.lstrip().startswith("#")]
 
 
@@ -73,6 +73,23 @@ def _mapping_from(label_mapping) -> dict[str, str]:
         raise TypeError("label_mapping must be None, a dict {SNOMED code: class}, a Series or a "
                         f"DataFrame; got {type(label_mapping).__name__}")
     return {str(code).strip(): str(name) for code, name in pairs}
+
+
+def _check_prefixes(exclude_prefixes) -> tuple[str, ...]:
+    """``exclude_prefixes`` as a tuple of lower-case prefixes (matching is case-insensitive)."""
+    if isinstance(exclude_prefixes, str):
+        exclude_prefixes = (exclude_prefixes,)
+    if exclude_prefixes is None:
+        return ()
+    try:
+        prefixes = tuple(exclude_prefixes)
+    except TypeError:
+        raise TypeError("exclude_prefixes must be a string or a sequence of strings; got "
+                        f"{exclude_prefixes!r}") from None
+    if not all(isinstance(p, str) and p for p in prefixes):
+        raise ValueError("exclude_prefixes must hold non-empty strings (record name prefixes "
+                         f"such as 'HR'); got {exclude_prefixes!r}")
+    return tuple(p.lower() for p in prefixes)
 
 
 def load_physionet_challenge(
@@ -101,7 +118,8 @@ def load_physionet_challenge(
     Parameters
     ----------
     path : path
-        Folder of challenge records (any depth of sub-folders).
+        Folder of challenge records (any depth of sub-folders; links to folders are followed,
+        each real folder once).
     fs : float
         Output sampling rate, Hz.
     duration : float
@@ -112,10 +130,10 @@ def load_physionet_challenge(
         equivalent codes to the same class); a DataFrame needs a SNOMED code column and an
         ``Abbreviation`` / ``Dx`` column, like ``dx_mapping_scored.csv``. Unmapped codes are
         ignored; label columns are the classes in order of first appearance in the mapping.
-    exclude_prefixes : sequence of str
-        Drop records whose name starts with one of these, e.g. ``("HR",)`` to leave out the
-        PTB-XL-derived records when evaluating on PTB-XL (leakage control). Reported in
-        ``excluded``.
+    exclude_prefixes : str or sequence of str
+        Drop records whose name starts with one of these, compared case-insensitively, e.g.
+        ``("HR",)`` to leave out the PTB-XL-derived records when evaluating on PTB-XL (leakage
+        control). Reported in ``excluded``.
     leads, crop, pad, n_jobs, cache_dir, on_error, verbose
         As in :func:`load_wfdb`.
     drop_unlabeled : bool
@@ -146,26 +164,41 @@ def load_physionet_challenge(
     ValueError
         A record cannot be read (``on_error='raise'``), or nothing is left to load.
     """
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ValueError(f"path must be the folder of challenge records; got {path!r}")
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"challenge folder {path} does not exist: expected a folder of "
                                 "'<record>.hea' + '<record>.mat' files")
     check_common_params(on_error=on_error, n_jobs=n_jobs)
-    if isinstance(exclude_prefixes, str):
-        exclude_prefixes = (exclude_prefixes,)
-    exclude_prefixes = tuple(exclude_prefixes)
-    headers = sorted(Path(os.path.abspath(p)) for p in path.rglob("*.hea"))
+    leads = check_params(fs, duration, leads, crop, pad)
+    prefixes = _check_prefixes(exclude_prefixes)
+    headers = find_headers(path)
     if not headers:
         raise FileNotFoundError(f"no challenge records found under {path}: expected "
                                 "'<record>.hea' + '<record>.mat' files (searched recursively)")
-    excluded = [h.stem for h in headers if exclude_prefixes and h.stem.startswith(exclude_prefixes)]
-    headers = [h for h in headers if not (exclude_prefixes and h.stem.startswith(exclude_prefixes))]
+    is_excluded = [bool(prefixes) and h.stem.lower().startswith(prefixes) for h in headers]
+    excluded = [h.stem for h, out in zip(headers, is_excluded, strict=True) if out]
+    headers = [h for h, out in zip(headers, is_excluded, strict=True) if not out]
     if not headers:
         raise ValueError(f"all {len(excluded)} records under {path} start with "
                          f"{exclude_prefixes}; nothing left to load")
 
     mapping = _mapping_from(label_mapping) if label_mapping is not None else None
-    parsed = [parse_challenge_comments(_read_comments(h)) for h in headers]
+    unreadable: dict[str, str] = {}
+    comments = {}
+    for h in headers:
+        try:
+            comments[h] = _read_comments(h)
+        except FileNotFoundError as exc:
+            if on_error == "raise":
+                raise
+            unreadable[str(h)] = str(exc)
+    headers = [h for h in headers if h in comments]
+    if not headers:
+        raise ValueError(f"none of the records under {path} could be read: "
+                         f"{_names(list(unreadable.values()), 3)}")
+    parsed = [parse_challenge_comments(comments[h]) for h in headers]
     labels = [[mapping[c] for c in p["dx"] if c in mapping] if mapping is not None else p["dx"]
               for p in parsed]
     dropped_no_label = 0
@@ -181,8 +214,9 @@ def load_physionet_challenge(
     loaded = _load(headers, fs=fs, duration=duration, leads=leads, crop=crop, pad=pad,
                    n_jobs=n_jobs, cache_dir=cache_dir, on_error=on_error, verbose=verbose,
                    warn=False)
-    if loaded.skipped:
-        _warn_skipped([], loaded.skipped, stacklevel=3)
+    skipped = {**unreadable, **loaded.skipped}
+    if skipped:
+        _warn_skipped([], skipped, stacklevel=3)
         keep = [str(h) not in loaded.skipped for h in headers]
         parsed, labels = ([x for x, k in zip(seq, keep, strict=True) if k]
                           for seq in (parsed, labels))
@@ -204,4 +238,4 @@ def load_physionet_challenge(
     meta = meta.drop(columns=["comments"])
     return Bunch(X=loaded.X, y=y, label_names=names, meta=meta, fs=loaded.fs,
                  lead_names=loaded.lead_names, excluded=excluded,
-                 dropped_no_label=dropped_no_label, missing=[], skipped=loaded.skipped)
+                 dropped_no_label=dropped_no_label, missing=[], skipped=skipped)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import numbers
 import os
 import warnings
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,17 @@ _FILENAME_COLUMN = {100: "filename_lr", 500: "filename_hr"}
 _META_COLUMNS = ["ecg_id", "patient_id", "strat_fold", "age", "sex"]
 
 
+def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, **kwargs)
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"{path} cannot be read as a CSV table ({type(exc).__name__}: {exc}); "
+                         "expected the published PTB-XL file") from exc
+    if table.empty:
+        raise ValueError(f"{path} has no rows; expected the published PTB-XL file")
+    return table
+
+
 def _read_csvs(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     if not path.is_dir():
         raise FileNotFoundError(f"PTB-XL folder {path} does not exist: expected the published "
@@ -30,12 +42,12 @@ def _read_csvs(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                       (scp_path, "the 71 SCP statements with diagnostic/form/rhythm flags")):
         if not csv.is_file():
             raise FileNotFoundError(f"{csv} not found: expected {what} in the PTB-XL folder")
-    db = pd.read_csv(db_path)
+    db = _read_csv(db_path)
     needed = {"ecg_id", "scp_codes", "strat_fold", "filename_lr", "filename_hr"}
     if not needed <= set(db.columns):
         raise ValueError(f"{db_path} lacks column(s) {sorted(needed - set(db.columns))}; "
                          "expected the published PTB-XL record table")
-    scp = pd.read_csv(scp_path, index_col=0)
+    scp = _read_csv(scp_path, index_col=0)
     needed = {"diagnostic", "form", "rhythm", "diagnostic_class", "diagnostic_subclass"}
     if not needed <= set(scp.columns):
         raise ValueError(f"{scp_path} lacks column(s) {sorted(needed - set(scp.columns))}; "
@@ -54,6 +66,19 @@ def _task_mapping(scp: pd.DataFrame, task: str) -> dict[str, str]:
         return {code: code for code in diag.index}
     column = "diagnostic_subclass" if task == "subdiagnostic" else "diagnostic_class"
     return {code: name for code, name in diag[column].items() if isinstance(name, str)}
+
+
+def _check_folds(folds) -> list[int]:
+    if isinstance(folds, numbers.Integral) and not isinstance(folds, bool):
+        folds = [folds]
+    if isinstance(folds, (str, bytes)) or not isinstance(folds, Iterable):
+        raise TypeError(f"folds must be None or an iterable of fold numbers (1-10); got "
+                        f"{folds!r}")
+    folds = list(folds)
+    if not folds or not all(isinstance(f, numbers.Integral) and not isinstance(f, bool)
+                            for f in folds):
+        raise ValueError(f"folds must hold fold numbers (int, 1-10); got {folds!r}")
+    return [int(f) for f in folds]
 
 
 def _parse_codes(text, row_id) -> dict:
@@ -98,7 +123,7 @@ def load_ptbxl(
         Label columns. None: the task's labels that occur in the loaded records (sorted).
         ``'task'``: all labels of the task (sorted). A list: these labels, in this order (each
         must belong to the task).
-    folds : iterable of int or None
+    folds : int, iterable of int or None
         Keep only records whose ``strat_fold`` is in ``folds`` (1-10). None: all.
     n_jobs, cache_dir, on_error, verbose
         As in :func:`load_wfdb`. With ``on_error='skip'`` unreadable records are left out and
@@ -128,6 +153,8 @@ def load_ptbxl(
     ValueError
         Unknown task / sampling rate / label name; an unreadable record (``on_error='raise'``).
     """
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ValueError(f"path must be the PTB-XL folder; got {path!r}")
     path = Path(path)
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}; got {task!r}")
@@ -137,7 +164,7 @@ def load_ptbxl(
     check_common_params(on_error=on_error, n_jobs=n_jobs)
     db, scp = _read_csvs(path)
     if folds is not None:
-        folds = [int(f) for f in folds]
+        folds = _check_folds(folds)
         db = db[db["strat_fold"].isin(folds)]
         if db.empty:
             raise ValueError(f"no PTB-XL record has strat_fold in {folds}")
@@ -172,7 +199,9 @@ def load_ptbxl(
 
     loaded = _load(headers, fs=sampling_rate, duration=None, leads=LEAD_NAMES, crop="start",
                    pad="zeros", n_jobs=n_jobs, cache_dir=cache_dir, on_error=on_error,
-                   verbose=verbose, warn=False)
+                   verbose=verbose, warn=False,
+                   length_hint="PTB-XL records are 10 s; is the file damaged? pass "
+                               "on_error='skip' to leave such records out")
     if loaded.skipped:
         _warn_skipped([], loaded.skipped, stacklevel=3)
         keep = ~pd.Series([str(h) for h in headers]).isin(list(loaded.skipped)).to_numpy()

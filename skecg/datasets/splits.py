@@ -118,3 +118,54 @@ def predefined_split(folds, test_folds=(9,)) -> PredefinedSplit:
                              f"{sorted(set(folds.tolist()))}")
         test_fold[hit] = i
     return PredefinedSplit(test_fold)
+
+
+def patient_split(groups, valid_size: float = 0.1, test_size: float = 0.1,
+                  random_state=0) -> Bunch:
+    """Train / validation / test record indices with every patient in one part only.
+
+    Patients (not records) are shuffled with :class:`sklearn.model_selection.GroupShuffleSplit`:
+    the same ``groups`` and ``random_state`` give the same split on every machine.
+
+    Parameters
+    ----------
+    groups : DataFrame with ``patient_id`` or array-like of shape (n_records,)
+        Patient of each record (e.g. ``load_code15(...).meta``).
+    valid_size, test_size : float
+        Fractions of the patients in the validation and test parts (0 <= each, sum < 1).
+    random_state : int or np.random.RandomState
+
+    Returns
+    -------
+    Bunch with ``train``, ``valid``, ``test``: np.ndarray of int64 row indices (sorted).
+    """
+    from sklearn.model_selection import GroupShuffleSplit
+
+    if isinstance(groups, pd.DataFrame):
+        if "patient_id" not in groups.columns:
+            raise ValueError("meta DataFrame has no 'patient_id' column; pass the patient ids "
+                             f"directly (columns: {list(groups.columns)})")
+        groups = groups["patient_id"]
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or len(groups) == 0:
+        raise ValueError(f"groups must be 1-D with one patient per record; got shape "
+                         f"{groups.shape}")
+    if pd.isna(groups).any():
+        raise ValueError(f"groups has {int(pd.isna(groups).sum())} missing patient id(s)")
+    for name, size in (("valid_size", valid_size), ("test_size", test_size)):
+        if not isinstance(size, numbers.Real) or not 0 <= size < 1:
+            raise ValueError(f"{name} must be a fraction in [0, 1); got {size!r}")
+    if valid_size + test_size >= 1:
+        raise ValueError(f"valid_size + test_size must be < 1; got {valid_size + test_size}")
+    index = np.arange(len(groups))
+    parts = {"valid": np.array([], dtype=np.int64), "test": np.array([], dtype=np.int64)}
+    rest = index
+    for name, size, share in (("test", test_size, 1.0), ("valid", valid_size, 1 - test_size)):
+        if size == 0:
+            continue
+        splitter = GroupShuffleSplit(n_splits=1, test_size=size / share,
+                                     random_state=random_state)
+        keep, held = next(splitter.split(rest, groups=groups[rest]))
+        parts[name], rest = np.sort(rest[held]), rest[keep]
+    return Bunch(train=np.sort(rest).astype(np.int64), valid=parts["valid"].astype(np.int64),
+                 test=parts["test"].astype(np.int64))

@@ -8,7 +8,7 @@ __all__ = ["ProjectionMLP", "PaperHead", "LinearHead"]
 
 
 class ProjectionMLP(nn.Module):
-    """Multi-layer perceptron ``Linear - [BN] - ReLU - ... - Linear [- BN]``.
+    """Multi-layer perceptron ``Linear - [BN] - ReLU - (repeated) - Linear [- BN]``.
 
     Used as SimCLR projector (``batch_norm=False``), BYOL projector/predictor and SwAV projector.
 
@@ -72,21 +72,24 @@ class PaperHead(nn.Module):
         Number of outputs (logits).
     hidden : int
         Hidden size.
-    dropout : float
-        Dropout probability of both dropout layers.
+    dropout : float or (float, float), default=(0.25, 0.5)
+        Dropout probability of the first and the second dropout layer (the reference's
+        0.25 and 0.5); one float sets both.
     """
 
     def __init__(
-        self, in_features: int, n_outputs: int, hidden: int = 512, dropout: float = 0.5
+        self, in_features: int, n_outputs: int, hidden: int = 512,
+        dropout: float | tuple[float, float] = (0.25, 0.5),
     ) -> None:
         super().__init__()
+        first, second = (dropout, dropout) if isinstance(dropout, (int, float)) else dropout
         self.net = nn.Sequential(
             nn.BatchNorm1d(in_features),
-            nn.Dropout(dropout),
+            nn.Dropout(first),
             nn.Linear(in_features, hidden),
             nn.ReLU(inplace=True),
             nn.BatchNorm1d(hidden),
-            nn.Dropout(dropout),
+            nn.Dropout(second),
             nn.Linear(hidden, n_outputs),
         )
         self.in_features = in_features

@@ -2,45 +2,54 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
+import warnings
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Checkpoint, EarlyStopping, LRScheduler, ProgressBar
+from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.dataset import ValidSplit
 from torch.optim.lr_scheduler import LambdaLR
 
 from .. import __version__
+from .._torch import OPTIMIZERS, autocast, resolve_device
 from .._validation import check_ecg_array, check_random_state_seed
 from ..augment import make_augmentation
 from ..preprocessing import sliding_windows, window_starts
-from ._training import PRECISIONS, ModuleHooks, SSLModule, SSLNet, WarmupCosine
+from ._checkpoint import (
+    TrainingGuard,
+    TrainingInterrupted,
+    clean_temporaries,
+    is_checkpoint,
+    read_checkpoint,
+    visible_entries,
+)
+from ._training import ModuleHooks, SSLModule, SSLNet, WarmupCosine
 
 MODEL_FORMAT = "skecg-encoder"
 MODEL_FORMAT_VERSION = 1
-OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 AGGREGATIONS = ("mean", "max", None)
+# Parameters a resumed fit may change: none of them alters the network or the optimisation.
+RESUMABLE_CHANGES = frozenset({
+    "max_epochs", "resume", "verbose", "device", "checkpoint_dir", "early_stopping_patience",
+    "transform_batch_size", "aggregate", "window", "stride", "warm_start", "num_workers",
+})
 
 
-def resolve_device(device: str) -> str:
-    """Map ``"auto"`` to ``"cuda"`` when a GPU is present, else ``"cpu"``; check the others."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        kind = torch.device(device).type
-    except (RuntimeError, TypeError):
-        kind = None
-    if kind not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device must be 'cpu', 'cuda[:N]', 'mps' or 'auto'; got {device!r}.")
-    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested but CUDA is not available here; "
-                         "use device='cpu' or 'auto'.")
-    return device
+def positive_int(smallest: int = 1) -> list:
+    """Constraint: an int ``>= smallest`` (scikit-learn ``_parameter_constraints`` style)."""
+    return [Interval(Integral, smallest, None, closed="left")]
+
+
+POSITIVE_FLOAT = [Interval(Real, 0, None, closed="neither")]
 
 
 class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -53,29 +62,43 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     ``precision``, ``device``, ``random_state``, ``verbose``.
     """
 
+    # Checked at fit by scikit-learn's ``_validate_params``: errors name the parameter and range.
+    _parameter_constraints: dict = {
+        "crop_length": [*positive_int(), None],
+        "window": positive_int(),
+        "stride": positive_int(),
+        "aggregate": [StrOptions({"mean", "max"}), None],
+        "augmentations": "no_validation",  # names or callables, checked by make_augmentation
+        "fs": POSITIVE_FLOAT,
+        "batch_size": positive_int(),
+        "max_epochs": positive_int(0),
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "lr": POSITIVE_FLOAT,
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "warmup_epochs": positive_int(0),
+        "lr_schedule": [StrOptions({"cosine"}), None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "early_stopping_patience": [*positive_int(), None],
+        "checkpoint_dir": [str, os.PathLike, None],
+        "resume": ["boolean"],
+        "warm_start": ["boolean"],
+        "transform_batch_size": positive_int(),
+        "num_workers": positive_int(0),
+        "precision": [StrOptions({"32", "bf16", "fp16"}), Options(Integral, {16, 32})],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
     def _build_module(self, n_leads: int) -> SSLModule:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self) -> None:
-        if self.aggregate not in AGGREGATIONS:
-            raise ValueError(f"aggregate must be one of {AGGREGATIONS}; got {self.aggregate!r}.")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}; "
-                             f"got {self.optimizer!r}.")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be 32, 'bf16' or 'fp16'; got {self.precision!r}.")
-        if self.lr_schedule not in ("cosine", None):
-            raise ValueError(f"lr_schedule must be 'cosine' or None; got {self.lr_schedule!r}.")
-        for name in ("batch_size", "max_epochs", "window", "stride", "transform_batch_size"):
-            value, smallest = getattr(self, name), 0 if name == "max_epochs" else 1
-            if not isinstance(value, (int, np.integer)) or value < smallest:
-                raise ValueError(f"{name} must be an int >= {smallest}; got {value!r}.")
-        vf = self.validation_fraction
-        if vf is not None and not 0 < vf < 1:
-            raise ValueError(f"validation_fraction must be None or in (0, 1); got {vf!r}.")
+        self._validate_params()
 
-    def _make_net(self, n_records: int, n_leads: int, device: str, seed: int) -> SSLNet:
+    def _make_net(self, n_records: int, n_leads: int, device: str, seed: int,
+                  resume_from: dict | None = None) -> SSLNet:
         n_train = n_records if self.validation_fraction is None else math.floor(
             n_records * (1 - self.validation_fraction))
         drop_last = n_train > self.batch_size  # avoids a last batch of 1 (BatchNorm cannot train)
@@ -89,13 +112,15 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             # would otherwise resume it at an epoch count, while the schedule counts batches)
             callbacks.append(("lr_schedule", LRScheduler(LambdaLR, lr_lambda=schedule,
                                                          step_every="batch", last_epoch=-1)))
+        # after the schedule (its restore overrides the schedule's restart), before early
+        # stopping (which ends an epoch by raising)
+        meta = {"estimator": type(self).__name__, "skecg_version": __version__,
+                "n_leads_in": int(n_leads), "params": self._plain_params()}
+        callbacks.append(("training_guard", TrainingGuard(self.checkpoint_dir, meta, resume_from)))
         monitor = "valid_loss" if self.validation_fraction else "train_loss"
         if self.early_stopping_patience is not None:
             callbacks.append(("early_stopping", EarlyStopping(
                 monitor=monitor, patience=self.early_stopping_patience, load_best=True)))
-        if self.checkpoint_dir is not None:
-            callbacks.append(("checkpoint", Checkpoint(monitor=f"{monitor}_best",
-                                                       dirname=str(self.checkpoint_dir))))
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         train_split = None
@@ -112,6 +137,7 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             train_split=train_split,
             iterator_train__shuffle=True,
             iterator_train__drop_last=drop_last,
+            iterator_train__num_workers=getattr(self, "num_workers", 0),
             callbacks=callbacks,
             device=device,
             verbose=int(bool(self.verbose)),
@@ -145,18 +171,70 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if self.warm_start and hasattr(self, "net_"):
             self._check_leads(X)
             with torch.random.fork_rng(devices=self._rng_devices()):
-                self.net_.partial_fit(X)
-        else:
-            self.device_ = resolve_device(self.device)
-            seed = check_random_state_seed(self.random_state)
-            with torch.random.fork_rng(devices=self._rng_devices()):
-                torch.manual_seed(seed)
-                self.net_ = self._make_net(len(X), X.shape[1], self.device_, seed)
-                self.net_.fit(X)
+                self._train(self.net_.partial_fit, X)
+            return self
+        self.device_ = resolve_device(self.device)
+        seed = check_random_state_seed(self.random_state)
+        checkpoint = self._checkpoint_to_resume(X.shape[1])
+        epochs = self.max_epochs
+        if checkpoint is not None:  # continue up to max_epochs in all
+            epochs = max(0, self.max_epochs - len(checkpoint["history"]))
+        with torch.random.fork_rng(devices=self._rng_devices()):
+            torch.manual_seed(seed)
+            self.net_ = self._make_net(len(X), X.shape[1], self.device_, seed, checkpoint)
             self.n_leads_in_ = X.shape[1]
-        self.module_ = self.net_.module_
-        self.history_ = self.net_.history
+            self._train(self.net_.fit, X, epochs=epochs)
         return self
+
+    def _train(self, train, X, **fit_params) -> None:
+        """Run skorch's ``fit``/``partial_fit``; an interrupted run keeps its last epoch."""
+        try:
+            train(X, **fit_params)
+        except TrainingInterrupted:
+            self.module_, self.history_ = self.net_.module_, self.net_.history
+            raise
+        self.module_, self.history_ = self.net_.module_, self.net_.history
+
+    def _plain_params(self) -> dict:
+        params = {k: (os.fspath(v) if isinstance(v, os.PathLike) else v)
+                  for k, v in self.get_params(deep=False).items()}
+        return {k: (v if _is_plain(v) else repr(v)) for k, v in params.items()}
+
+    def _checkpoint_to_resume(self, n_leads: int) -> dict | None:
+        """The checkpoint ``fit`` continues from, or None; refuses to overwrite one."""
+        folder = self.checkpoint_dir
+        if folder is None:
+            if self.resume:
+                raise ValueError("resume=True needs checkpoint_dir: the folder to resume from.")
+            return None
+        if Path(folder).exists() and not Path(folder).is_dir():
+            raise ValueError(f"checkpoint_dir {folder} is a file, not a folder.")
+        if not visible_entries(folder):
+            clean_temporaries(folder)
+            return None
+        if not self.resume:
+            what = "a training checkpoint" if is_checkpoint(folder) else "other files"
+            raise ValueError(
+                f"checkpoint_dir {folder} already holds {what}; pass resume=True to continue "
+                "from it, or choose an empty folder (nothing was overwritten).")
+        checkpoint = read_checkpoint(folder)
+        meta, name = checkpoint["meta"], type(self).__name__
+        if meta.get("estimator") != name:
+            raise ValueError(f"checkpoint {checkpoint['path']} was written by a "
+                             f"{meta.get('estimator')}, not a {name}.")
+        if meta.get("n_leads_in") != n_leads:
+            raise ValueError(f"checkpoint {checkpoint['path']} was trained on "
+                             f"{meta.get('n_leads_in')} leads; X has {n_leads}.")
+        saved, now = meta.get("params", {}), json.loads(json.dumps(self._plain_params()))
+        changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
+        if changed:
+            raise ValueError(
+                f"cannot resume from {checkpoint['path']}: it was trained with "
+                + ", ".join(f"{k}={saved.get(k)!r}" for k in changed)
+                + "; resume with the same parameters (only "
+                + ", ".join(sorted(RESUMABLE_CHANGES - {"resume"})) + " may change).")
+        clean_temporaries(folder)
+        return checkpoint
 
     def partial_fit(self, X, y=None):
         """Continue pretraining for ``max_epochs`` more epochs (start one if not fitted)."""
@@ -164,7 +242,7 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             return self.fit(X)
         X = check_ecg_array(X, name="X")
         self._check_leads(X)
-        self.net_.partial_fit(X)
+        self._train(self.net_.partial_fit, X)
         return self
 
     def _rng_devices(self) -> list:
@@ -196,15 +274,13 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                              f"window={self.window}.")
         n_windows = len(window_starts(X.shape[2], self.window, self.stride))
         records_per_batch = max(1, self.transform_batch_size // n_windows)
-        dtype = PRECISIONS[self.precision]
         device = self.net_.device
         module = self.module_
         was_training = module.training
         module.eval()
         out = np.empty((len(X) * n_windows, self._n_features_out), dtype=np.float32)
         try:
-            with torch.inference_mode(), torch.autocast(torch.device(device).type, dtype=dtype,
-                                                        enabled=dtype is not None):
+            with torch.inference_mode(), autocast(device, self.precision):
                 for start in range(0, len(X), records_per_batch):
                     batch = torch.as_tensor(np.array(X[start:start + records_per_batch]),
                                             device=device)
@@ -283,10 +359,17 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | None = None):
-        """Load an encoder written by :meth:`save`; ``device`` overrides the saved device."""
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
-            raise ValueError(f"{path} is not a skecg encoder file.")
+        """Load an encoder written by :meth:`save`; ``device`` overrides the saved device.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` does not exist.
+        ValueError
+            In one line naming ``path``, for anything that is not a skecg model file (a
+            training checkpoint, another torch file, a damaged file, a folder).
+        """
+        payload = _read_model_file(Path(path))
         if payload["format_version"] > MODEL_FORMAT_VERSION:
             raise ValueError(f"{path} has format version {payload['format_version']}; this skecg "
                              f"({__version__}) reads up to {MODEL_FORMAT_VERSION}. Upgrade skecg.")
@@ -296,14 +379,47 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         params = dict(payload["params"])
         if device is not None:
             params["device"] = device
-        est = estimator_cls(**params)
+        try:
+            est = estimator_cls(**params)
+            est.n_leads_in_ = payload["fitted"]["n_leads_in_"]
+            net = est._make_net(1, est.n_leads_in_, resolve_device(est.device), 0)
+            net.initialize()
+            net.module_.load_state_dict(payload["state_dict"])
+        except (TypeError, KeyError, RuntimeError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"{path} is a damaged skecg encoder file ({reason}).") from None
         est.device_ = resolve_device(est.device)
-        est.n_leads_in_ = payload["fitted"]["n_leads_in_"]
-        net = est._make_net(1, est.n_leads_in_, est.device_, 0)
-        net.initialize()
-        net.module_.load_state_dict(payload["state_dict"])
         est.net_, est.module_, est.history_ = net, net.module_, net.history
         return est
+
+
+def _read_model_file(path: Path) -> dict:
+    """The payload of a skecg model file; one-line errors naming ``path`` for anything else."""
+    if path.is_dir():
+        if is_checkpoint(path):
+            raise ValueError(f"{path} is a training checkpoint folder, not a skecg model file; "
+                             f"continue training from it with checkpoint_dir='{path}', "
+                             "resume=True.")
+        raise ValueError(f"{path} is a folder, not a skecg model file.")
+    if not path.exists():
+        raise FileNotFoundError(f"model file {path} does not exist.")
+    if is_checkpoint(path.parent):
+        raise ValueError(f"{path} is a training checkpoint file, not a skecg model file; continue "
+                         f"training with checkpoint_dir='{path.parent.parent}', resume=True.")
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols of foreign files
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types; its hints (weights_only=False) mislead
+        raise ValueError(f"{path} is not a skecg encoder file (unreadable as a torch file: "
+                         f"{type(exc).__name__}).") from None
+    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{path} is not a skecg encoder file (no skecg format marker).")
+    missing = {"format_version", "estimator", "params", "fitted", "state_dict"} - set(payload)
+    if missing:
+        raise ValueError(f"{path} is a damaged skecg encoder file (missing "
+                         f"{', '.join(sorted(missing))}).")
+    return payload
 
 
 _ENCODERS: dict[str, type] = {}

@@ -32,11 +32,23 @@ COMMON_PARAMS_DOC = """\
         Stop when the (validation, else training) loss has not improved for this many epochs
         and restore the best weights.
     checkpoint_dir : str or None, default=None
-        Folder where skorch writes a checkpoint whenever the monitored loss improves.
+        Folder of the training checkpoint: after every completed epoch the whole training state
+        (weights, optimiser, history, schedule position, random generators) is written aside
+        and renamed to ``epoch-NNNNN``, replacing the previous epoch, so a kill loses at most
+        the epoch in progress. ``fit`` refuses a folder that already holds files unless
+        ``resume=True``.
+    resume : bool, default=False
+        If True and ``checkpoint_dir`` holds a checkpoint, ``fit`` continues from it up to
+        ``max_epochs`` epochs in all (same parameters required, except e.g. ``max_epochs``,
+        ``device``, ``verbose``); an empty or missing folder starts a new fit.
     warm_start : bool, default=False
         If True, a second ``fit`` continues training the fitted network.
     transform_batch_size : int, default=256
         Windows per forward pass in ``transform``.
+    num_workers : int, default=0
+        DataLoader worker processes that read and standardise training batches (0: in the
+        training process). Helps when batches come from disk (an ``ECGStore``) and cores are
+        free; each worker opens its own file descriptors.
     precision : {32, "bf16", "fp16"}, default=32
         Autocast dtype for the forward passes (fp16 uses a gradient scaler; for GPUs).
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
@@ -44,6 +56,10 @@ COMMON_PARAMS_DOC = """\
         Seeds weights, shuffling, crops and augmentations; the global torch RNG is left as it was.
     verbose : int, default=0
         Print skorch's epoch log and a progress bar.
+
+    Training raises :class:`~skecg.ssl.TrainingInterrupted` (a ``KeyboardInterrupt``) when
+    interrupted by Ctrl-C, after rolling the model back to its last completed epoch, and
+    ``ValueError`` naming the epoch when the loss becomes NaN or infinite.
 
     Attributes
     ----------

@@ -18,11 +18,9 @@ from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 from torch import nn
 
+from .._torch import PRECISIONS, autocast, param_groups
 from ..preprocessing import random_crops
-
-PRECISIONS = {
-    32: None, "32": None, "bf16": torch.bfloat16, "fp16": torch.float16, 16: torch.float16,
-}
+from ._distributed import DataParallelMixin, rank
 
 
 class SSLModule(nn.Module):
@@ -34,6 +32,8 @@ class SSLModule(nn.Module):
     """
 
     backbone: nn.Module
+    #: convert BatchNorm to SyncBatchNorm in data-parallel CUDA runs (global batch statistics)
+    sync_batchnorm: bool = True
 
     def training_loss(
         self, x: torch.Tensor, augment: Callable, generator: torch.Generator | None
@@ -54,6 +54,13 @@ class SSLModule(nn.Module):
 
     def after_optimizer_step(self) -> None:
         """Called after each optimiser step (momentum updates, weight normalisation)."""
+
+    def training_state(self) -> dict:
+        """State outside ``state_dict`` that training carries across steps (copied, on CPU)."""
+        return {}
+
+    def load_training_state(self, state: dict) -> None:
+        """Restore what :meth:`training_state` returned (checkpoint resume, interrupts)."""
 
 
 class WarmupCosine:
@@ -108,7 +115,7 @@ class ModuleHooks(Callback):
             net.module_.after_optimizer_step()
 
 
-class SSLNet(NeuralNet):
+class SSLNet(DataParallelMixin, NeuralNet):
     """skorch net that trains an :class:`SSLModule` on unlabelled ECG batches.
 
     Extra parameters (beyond :class:`skorch.NeuralNet`'s)
@@ -132,7 +139,7 @@ class SSLNet(NeuralNet):
 
     def initialize(self):
         super().initialize()
-        self.generator_ = torch.Generator(device=self.device).manual_seed(self.seed)
+        self.generator_ = torch.Generator(device=self.device).manual_seed(self.seed + rank())
         fp16 = PRECISIONS[self.precision] is torch.float16
         self.grad_scaler_ = torch.amp.GradScaler(torch.device(self.device).type) if fp16 else None
         return self
@@ -146,11 +153,8 @@ class SSLNet(NeuralNet):
         kwargs = self.get_params_for("optimizer")
         kwargs.setdefault("lr", self.lr)
         weight_decay = kwargs.pop("weight_decay", 0.0)
-        groups = [
-            {"params": [p for _, p in named if p.ndim > 1], "weight_decay": weight_decay},
-            {"params": [p for _, p in named if p.ndim <= 1], "weight_decay": 0.0},
-        ]
-        self.optimizer_ = self.optimizer([g for g in groups if g["params"]], **kwargs)
+        groups = param_groups({"all": ([p for _, p in named], 1.0)}, kwargs["lr"], weight_decay)
+        self.optimizer_ = self.optimizer(groups, **kwargs)
         return self
 
     def ssl_loss(self, batch) -> torch.Tensor:
@@ -159,9 +163,8 @@ class SSLNet(NeuralNet):
         x = torch.as_tensor(Xi, device=self.device, dtype=torch.float32)
         if self.crop_length is not None:
             x = random_crops(x, self.crop_length, generator=self.generator_)
-        dtype = PRECISIONS[self.precision]
-        with torch.autocast(torch.device(self.device).type, dtype=dtype, enabled=dtype is not None):
-            loss = self.module_.training_loss(x, self.augment, self.generator_)
+        with autocast(self.device, self.precision):
+            loss = self.module_training_loss(x, self.augment, self.generator_)
         return loss.float()
 
     def train_step_single(self, batch, **fit_params):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import torch
+from sklearn.utils._param_validation import StrOptions
 from torch import nn
 
-from ..models import make_backbone
-from ._base import BaseSSLEncoder
+from ..models import BACKBONES, make_backbone
+from ._base import BaseSSLEncoder, positive_int
 
 VIEW_PARAMS_DOC = """\
     backbone : str, default="xresnet1d50"
@@ -24,6 +25,14 @@ def two_views(x: torch.Tensor, augment, generator) -> tuple[torch.Tensor, torch.
 
 class ViewEncoderBase(BaseSSLEncoder):
     """Shared backbone construction of SimCLR, BYOL and SwAV."""
+
+    _parameter_constraints: dict = {
+        **BaseSSLEncoder._parameter_constraints,
+        "backbone": [StrOptions(set(BACKBONES))],
+        "width": positive_int(),
+        "projection_hidden": positive_int(),
+        "projection_dim": positive_int(),
+    }
 
     def _make_backbone(self, n_leads: int) -> nn.Module:
         if self.backbone == "cpc":

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import math
+from numbers import Real
 
 import torch
+from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from ..models import ProjectionMLP
@@ -72,9 +74,15 @@ class BYOLEncoder(ViewEncoderBase):
 {VIEW_PARAMS_DOC}    projection_hidden : int, default=512
         Hidden size of projector and predictor (Linear-BN-ReLU-Linear).
     projection_dim : int, default=128
+        Output of projector and predictor; 16 in the paper's reference configuration.
     base_momentum : float, default=0.996
         EMA momentum at the start; it rises to 1 on a cosine schedule over the fit.
 {COMMON_PARAMS_DOC}"""
+
+    _parameter_constraints: dict = {
+        **ViewEncoderBase._parameter_constraints,
+        "base_momentum": [Interval(Real, 0, 1, closed="both")],
+    }
 
     def __init__(
         self,
@@ -99,8 +107,10 @@ class BYOLEncoder(ViewEncoderBase):
         validation_fraction: float | None = None,
         early_stopping_patience: int | None = None,
         checkpoint_dir: str | None = None,
+        resume: bool = False,
         warm_start: bool = False,
         transform_batch_size: int = 256,
+        num_workers: int = 0,
         precision: int | str = 32,
         device: str = "cpu",
         random_state=None,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import torch
+from sklearn.utils._param_validation import StrOptions
 from torch import nn
 
 from ..models import CPCNetwork
-from ._base import BaseSSLEncoder, register_encoder, store_params
+from ._base import BaseSSLEncoder, positive_int, register_encoder, store_params
 from ._docs import COMMON_PARAMS_DOC
 from ._training import SSLModule
 from .losses import InfoNCELoss, cpc_loss_inputs
@@ -26,6 +27,10 @@ class CPCModule(SSLModule):
         Draw negatives from the same sequence (paper) or from the whole batch.
     """
 
+    # negatives come from the same sequence, so per-process BatchNorm statistics leak nothing
+    # between records, and each channel is normalised over batch x time steps
+    sync_batchnorm = False
+
     def __init__(self, backbone: CPCNetwork, steps: int, n_negatives: int, negatives: str):
         super().__init__()
         self.backbone = backbone
@@ -36,8 +41,9 @@ class CPCModule(SSLModule):
     def training_loss(self, x, augment, generator) -> torch.Tensor:
         tokens = self.backbone.encode(augment(x, generator=generator))
         context = self.backbone.context(tokens)
-        predictions, targets = cpc_loss_inputs(context, tokens, self.predictor, self.steps)
-        return self.info_nce(predictions, targets, generator=generator)
+        predictions, _ = cpc_loss_inputs(context, tokens, self.predictor, self.steps)
+        # as the reference: negatives from all T tokens, InfoNCE summed over the positions
+        return self.info_nce(predictions, tokens, generator=generator, offset=self.steps)
 
 
 @register_encoder
@@ -46,7 +52,9 @@ class CPCEncoder(BaseSSLEncoder):
 
     A per-timestep convolutional encoder produces one token per sample (or per 16 samples with
     the strided encoder); a unidirectional LSTM summarises the past; a linear map predicts the
-    token ``steps`` ahead, scored by InfoNCE against ``n_negatives`` negatives. ``transform``
+    token ``steps`` ahead, scored by InfoNCE against ``n_negatives`` negatives drawn from all
+    tokens of the sequence except the positive; as in the paper's reference, the loss is summed
+    over the predicted positions and averaged over the batch. ``transform``
     embeds each window as the concat of mean-, max-pool and last step of the LSTM outputs
     (``3 * context_width`` features) and averages them per record.
 
@@ -71,6 +79,18 @@ class CPCEncoder(BaseSSLEncoder):
     ``max_epochs``. On a CPU use a small configuration, e.g. ``encoder_width=context_width=128``
     with ``crop_length=250``.
     """
+
+    _parameter_constraints: dict = {
+        **BaseSSLEncoder._parameter_constraints,
+        "encoder": [StrOptions({"pointwise", "strided"})],
+        "encoder_width": positive_int(),
+        "n_encoder_layers": positive_int(),
+        "context_width": positive_int(),
+        "n_context_layers": positive_int(),
+        "steps": positive_int(),
+        "n_negatives": positive_int(),
+        "negatives": [StrOptions({"sequence", "batch"})],
+    }
 
     def __init__(
         self,
@@ -98,8 +118,10 @@ class CPCEncoder(BaseSSLEncoder):
         validation_fraction: float | None = None,
         early_stopping_patience: int | None = None,
         checkpoint_dir: str | None = None,
+        resume: bool = False,
         warm_start: bool = False,
         transform_batch_size: int = 256,
+        num_workers: int = 0,
         precision: int | str = 32,
         device: str = "cpu",
         random_state=None,

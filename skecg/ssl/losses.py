@@ -46,8 +46,13 @@ def sample_negative_indices(
     generator: torch.Generator | None = None,
     mode: NegativesMode = "sequence",
     device: torch.device | str | None = None,
+    n_candidates: int | None = None,
+    offset: int = 0,
 ) -> Tensor:
     """Draw negative indices uniformly (with replacement), never the positive itself.
+
+    Prediction ``t`` of sequence ``b`` has the positive ``t + offset`` among the ``T``
+    candidate tokens of its sequence (CPC: the token ``steps`` ahead among all tokens).
 
     Parameters
     ----------
@@ -60,30 +65,39 @@ def sample_negative_indices(
     generator : torch.Generator, optional
         Source of randomness; indices are drawn on its device.
     mode : {"sequence", "batch"}
-        "sequence": indices into the same sequence's P positions, excluding ``t``.
-        "batch": flat indices into all ``B * P`` targets (``b * P + t``), excluding ``(b, t)``.
+        "sequence": indices into the same sequence's ``T`` tokens, excluding ``t + offset``.
+        "batch": flat indices into all ``B * T`` tokens (``b * T + s``), excluding
+        ``b * T + t + offset``.
     device : torch.device or str, optional
         Device of the returned tensor (default: the generator's device, else CPU).
+    n_candidates : int, optional
+        Tokens per sequence ``T`` (default ``n_positions``); at least ``n_positions + offset``.
+    offset : int, default=0
+        Position of prediction ``t``'s positive is ``t + offset``.
 
     Returns
     -------
     Tensor of shape (batch, n_positions, n_negatives), int64
     """
+    n_tokens = n_positions if n_candidates is None else int(n_candidates)
+    if offset < 0 or n_positions + offset > n_tokens:
+        raise ValueError(f"positives t + offset must index the {n_tokens} tokens: got "
+                         f"n_positions={n_positions}, offset={offset}")
     if mode == "sequence":
-        n_candidates = n_positions
+        n_choices = n_tokens
     elif mode == "batch":
-        n_candidates = batch * n_positions
+        n_choices = batch * n_tokens
     else:
         raise ValueError(f"mode must be 'sequence' or 'batch', got {mode!r}")
-    if n_candidates < 2:
-        raise ValueError(f"need at least 2 candidate targets for negatives, got {n_candidates}")
+    if n_choices < 2:
+        raise ValueError(f"need at least 2 candidate tokens for negatives, got {n_choices}")
     draw_device = generator.device if generator is not None else device
     # sample among the n - 1 others, then skip over the positive's own index
-    idx = torch.randint(0, n_candidates - 1, (batch, n_positions, n_negatives),
+    idx = torch.randint(0, n_choices - 1, (batch, n_positions, n_negatives),
                         generator=generator, device=draw_device)
-    own = torch.arange(n_positions, device=idx.device).view(1, n_positions, 1)
+    own = offset + torch.arange(n_positions, device=idx.device).view(1, n_positions, 1)
     if mode == "batch":
-        own = own + n_positions * torch.arange(batch, device=idx.device).view(batch, 1, 1)
+        own = own + n_tokens * torch.arange(batch, device=idx.device).view(batch, 1, 1)
     idx = idx + (idx >= own).long()
     return idx if device is None else idx.to(device)
 
@@ -101,15 +115,38 @@ def _sampled_dot_forward(predictions: Tensor, targets: Tensor, indices: Tensor) 
     return torch.cat(chunks).squeeze(-1)
 
 
+def _sampled_dot_backward(grad: Tensor, predictions: Tensor, targets: Tensor, indices: Tensor,
+                          needs_input_grad) -> tuple[Tensor | None, Tensor | None]:
+    """Gradients of ``out[n, k] = predictions[n] . targets[indices[n, k]]`` (flat rows).
+
+    The prediction gradient is a weighted bag-sum of the sampled targets (``embedding_bag``,
+    nothing gathered); the target gradient a sparse (N_targets, N) matrix with N * K entries
+    times the predictions.
+    """
+    grad_predictions = grad_targets = None
+    if needs_input_grad[0]:
+        grad_predictions = F.embedding_bag(
+            indices, targets, per_sample_weights=grad.to(targets.dtype), mode="sum"
+        ).to(predictions.dtype)
+    if needs_input_grad[1]:
+        n_rows, k = indices.shape
+        owners = torch.arange(n_rows, device=indices.device).repeat_interleave(k)
+        sparse = torch.sparse_coo_tensor(
+            torch.stack([indices.reshape(-1), owners]), grad.reshape(-1).float(),
+            (targets.shape[0], n_rows), check_invariants=False,
+        )
+        grad_targets = torch.sparse.mm(sparse, predictions.float()).to(targets.dtype)
+    return grad_predictions, grad_targets
+
+
 class _SampledDot(torch.autograd.Function):
     """Dot products of each prediction with its sampled targets, for "batch" negatives.
 
     Autograd through a gather would keep the gathered negatives, (N, K, D): 8 GiB at the paper's
     size (N = 32 * 988, K = 128, D = 512), and a (N, N) score matrix is 4 GiB and ~40x the
     flops. Here the forward gathers chunk by chunk (at most ``_BATCH_CHUNK_ELEMENTS`` elements
-    at once) and keeps only the inputs; the backward needs no gather: the prediction gradient is
-    a weighted bag-sum of targets (``embedding_bag``) and the target gradient a sparse (N, N)
-    matrix with N * K entries times the predictions.
+    at once) and keeps only the inputs; the backward needs no gather
+    (:func:`_sampled_dot_backward`).
     """
 
     @staticmethod
@@ -121,20 +158,61 @@ class _SampledDot(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
         predictions, targets, indices = ctx.saved_tensors
-        grad_predictions = grad_targets = None
+        return (*_sampled_dot_backward(grad, predictions, targets, indices,
+                                       ctx.needs_input_grad), None)
+
+
+class _SequenceSampledDot(torch.autograd.Function):
+    """``out[b, t, k] = predictions[b, t] . tokens[b, indices[b, t, k]]`` ("sequence" negatives).
+
+    Only the sampled scores are kept and differentiated: the backward scatters the (B, P, K)
+    gradient into a per-record (B, T, P) matrix for the token gradient and bag-sums the sampled
+    tokens for the prediction gradient, so no (B, P, T) gradient is formed and nothing of size
+    (B, P, K, D) is gathered. The forward computes the scores of a chunk of records against
+    all of their tokens with one batched matrix product and keeps the sampled ones: on a CPU
+    that product is as fast as any gather of the K negatives (a gather of (B, P, K, D) is
+    memory-bound, a sampled matrix product costs the same as the dense one), and at most
+    ``_BATCH_CHUNK_ELEMENTS`` scores exist at a time.
+    """
+
+    @staticmethod
+    def forward(ctx, predictions: Tensor, tokens: Tensor, indices: Tensor) -> Tensor:
+        ctx.save_for_backward(predictions, tokens, indices)
+        batch, n_positions, _ = predictions.shape
+        n_tokens = tokens.shape[1]
+        records = max(1, _BATCH_CHUNK_ELEMENTS // max(1, n_positions * n_tokens))
+        return torch.cat([
+            torch.bmm(predictions[s:s + records], tokens[s:s + records].transpose(1, 2))
+            .gather(2, indices[s:s + records])
+            for s in range(0, batch, records)
+        ])
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+        predictions, tokens, indices = ctx.saved_tensors
+        batch, n_positions, dim = predictions.shape
+        n_tokens = tokens.shape[1]
+        grad_predictions = grad_tokens = None
         if ctx.needs_input_grad[0]:
+            flat = indices + n_tokens * torch.arange(batch, device=indices.device).view(-1, 1, 1)
             grad_predictions = F.embedding_bag(
-                indices, targets, per_sample_weights=grad.to(targets.dtype), mode="sum"
-            ).to(predictions.dtype)
+                flat.reshape(batch * n_positions, -1), tokens.reshape(-1, dim),
+                per_sample_weights=grad.reshape(batch * n_positions, -1).to(tokens.dtype),
+                mode="sum",
+            ).view(batch, n_positions, dim).to(predictions.dtype)
         if ctx.needs_input_grad[1]:
-            n_rows, k = indices.shape
-            owners = torch.arange(n_rows, device=indices.device).repeat_interleave(k)
-            sparse = torch.sparse_coo_tensor(
-                torch.stack([indices.reshape(-1), owners]), grad.reshape(-1).float(),
-                (targets.shape[0], n_rows), check_invariants=False,
-            )
-            grad_targets = torch.sparse.mm(sparse, predictions.float()).to(targets.dtype)
-        return grad_predictions, grad_targets, None
+            records = max(1, _BATCH_CHUNK_ELEMENTS // max(1, n_positions * n_tokens))
+            grad_tokens = torch.cat([
+                torch.bmm(
+                    grad.new_zeros(min(records, batch - s), n_positions, n_tokens)
+                    .scatter_add_(2, indices[s:s + records], grad[s:s + records])
+                    .transpose(1, 2),
+                    predictions[s:s + records].to(grad.dtype),
+                )
+                for s in range(0, batch, records)
+            ]).to(tokens.dtype)
+        return grad_predictions, grad_tokens, None
 
 
 def info_nce_logits(
@@ -142,6 +220,7 @@ def info_nce_logits(
     targets: Tensor,
     negative_indices: Tensor,
     negatives: NegativesMode = "sequence",
+    offset: int = 0,
 ) -> Tensor:
     """Logits of the InfoNCE classification: the positive first, then the negatives.
 
@@ -149,39 +228,46 @@ def info_nce_logits(
     ----------
     predictions : Tensor of shape (batch, P, D)
         Predicted tokens.
-    targets : Tensor of shape (batch, P, D)
-        ``targets[:, t]`` is the positive for ``predictions[:, t]``.
+    targets : Tensor of shape (batch, T, D)
+        Candidate tokens, ``T >= P + offset``; ``targets[:, t + offset]`` is the positive for
+        ``predictions[:, t]`` (CPC: all encoder tokens and ``offset = steps``).
     negative_indices : Tensor of shape (batch, P, K), int64
-        From :func:`sample_negative_indices` with the same ``negatives`` mode.
+        From :func:`sample_negative_indices` with the same ``negatives`` mode, ``T`` and
+        ``offset``.
     negatives : {"sequence", "batch"}
-        Whether the indices point into the same sequence or into all ``batch * P`` targets.
+        Whether the indices point into the same sequence or into all ``batch * T`` tokens.
+    offset : int, default=0
+        Distance between a prediction's position and its positive's.
 
     Returns
     -------
     Tensor of shape (batch, P, 1 + K)
         Plain dot products (no temperature); column 0 is the positive.
     """
-    if predictions.shape != targets.shape or predictions.ndim != 3:
+    if predictions.ndim != 3 or targets.ndim != 3 or predictions.shape[0] != targets.shape[0] \
+            or predictions.shape[2] != targets.shape[2]:
         raise ValueError(
-            "predictions and targets must both have shape (batch, P, D), got "
+            "predictions and targets must have shapes (batch, P, D) and (batch, T, D), got "
             f"{tuple(predictions.shape)} and {tuple(targets.shape)}"
         )
     batch, n_positions, dim = predictions.shape
+    n_tokens = targets.shape[1]
+    if offset < 0 or n_positions + offset > n_tokens:
+        raise ValueError(f"targets must hold the positives t + offset: got P={n_positions}, "
+                         f"offset={offset} and T={n_tokens}")
     if negative_indices.shape[:2] != (batch, n_positions):
         raise ValueError(
             f"negative_indices must have shape ({batch}, {n_positions}, K), "
             f"got {tuple(negative_indices.shape)}"
         )
     negative_indices = negative_indices.to(predictions.device)
+    targets = targets.to(predictions.dtype)
+    positive = (predictions * targets[:, offset:offset + n_positions]).sum(-1, keepdim=True)
     if negatives == "sequence":
-        # (B, P, P) scores: 125 MB at the paper's size, cheaper than gathering (B, P, K, D)
-        scores = predictions @ targets.transpose(1, 2)
-        positive = scores.diagonal(dim1=1, dim2=2).unsqueeze(-1)
-        negative = scores.gather(2, negative_indices)
+        negative = _SequenceSampledDot.apply(predictions, targets, negative_indices)
     elif negatives == "batch":
-        positive = (predictions * targets).sum(-1, keepdim=True)
         negative = _SampledDot.apply(
-            predictions.reshape(-1, dim), targets.reshape(-1, dim).to(predictions.dtype),
+            predictions.reshape(-1, dim), targets.reshape(-1, dim),
             negative_indices.reshape(batch * n_positions, -1),
         ).view(batch, n_positions, -1)
     else:
@@ -204,6 +290,11 @@ def info_nce_accuracy(logits: Tensor) -> Tensor:
     return (logits.detach().argmax(dim=-1) == 0).float().mean()
 
 
+def _check_reduction(reduction: str) -> None:
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+
+
 def info_nce_loss(
     predictions: Tensor,
     targets: Tensor,
@@ -211,14 +302,17 @@ def info_nce_loss(
     negatives: NegativesMode = "sequence",
     generator: torch.Generator | None = None,
     negative_indices: Tensor | None = None,
+    offset: int = 0,
+    reduction: Literal["sum", "mean"] = "sum",
 ) -> Tensor:
     """InfoNCE loss of CPC: cross-entropy of the positive against sampled negatives.
 
     Parameters
     ----------
     predictions : Tensor of shape (batch, P, D)
-    targets : Tensor of shape (batch, P, D)
-        ``targets[:, t]`` is the positive for ``predictions[:, t]``.
+    targets : Tensor of shape (batch, T, D)
+        Candidate tokens; ``targets[:, t + offset]`` is the positive for ``predictions[:, t]``
+        and the negatives are drawn from all ``T`` tokens except it.
     n_negatives : int
         Negatives per position (ignored when ``negative_indices`` is given).
     negatives : {"sequence", "batch"}
@@ -227,20 +321,33 @@ def info_nce_loss(
         Source of randomness for the negatives.
     negative_indices : Tensor of shape (batch, P, K), optional
         Precomputed indices from :func:`sample_negative_indices`.
+    offset : int, default=0
+        Distance between a prediction's position and its positive's (CPC: ``steps``).
+    reduction : {"sum", "mean"}, default="sum"
+        "sum": summed over the P positions and averaged over the batch, as the paper's
+        reference computes it (a sum over positions of batch-mean cross-entropies). "mean":
+        averaged over all ``batch * P`` positions, i.e. the "sum" value divided by P. Adam is
+        invariant to that constant factor except through its epsilon, so the two train
+        almost alike; "sum" reproduces the reference's updates.
 
     Returns
     -------
     Tensor of shape ()
-        Mean over all ``batch * P`` positions.
     """
+    _check_reduction(reduction)
     if negative_indices is None:
         negative_indices = sample_negative_indices(
             predictions.shape[0], predictions.shape[1], n_negatives, generator=generator,
-            mode=negatives, device=predictions.device,
+            mode=negatives, device=predictions.device, n_candidates=targets.shape[1],
+            offset=offset,
         )
-    logits = info_nce_logits(predictions, targets, negative_indices, negatives)
+    logits = info_nce_logits(predictions, targets, negative_indices, negatives, offset)
     flat = logits.reshape(-1, logits.shape[-1])
-    return F.cross_entropy(flat, flat.new_zeros(flat.shape[0], dtype=torch.long))
+    if flat.dtype in (torch.float16, torch.bfloat16):
+        flat = flat.float()
+    loss = F.cross_entropy(flat, flat.new_zeros(flat.shape[0], dtype=torch.long),
+                           reduction="sum") / logits.shape[0]
+    return loss if reduction == "sum" else loss / logits.shape[1]
 
 
 class InfoNCELoss(nn.Module):
@@ -252,30 +359,40 @@ class InfoNCELoss(nn.Module):
         Negatives per position (paper: 128).
     negatives : {"sequence", "batch"}
         Draw negatives from the same sequence (paper) or from the whole batch.
+    reduction : {"sum", "mean"}
+        Sum over positions, mean over the batch (the paper's reference), or the mean over all
+        positions; see :func:`info_nce_loss`.
     """
 
-    def __init__(self, n_negatives: int = 128, negatives: NegativesMode = "sequence") -> None:
+    def __init__(self, n_negatives: int = 128, negatives: NegativesMode = "sequence",
+                 reduction: Literal["sum", "mean"] = "sum") -> None:
         super().__init__()
         if negatives not in ("sequence", "batch"):
             raise ValueError(f"negatives must be 'sequence' or 'batch', got {negatives!r}")
+        _check_reduction(reduction)
         self.n_negatives = n_negatives
         self.negatives = negatives
+        self.reduction = reduction
 
     def logits(
-        self, predictions: Tensor, targets: Tensor, generator: torch.Generator | None = None
+        self, predictions: Tensor, targets: Tensor, generator: torch.Generator | None = None,
+        offset: int = 0,
     ) -> Tensor:
         """Sample negatives and return the ``(batch, P, 1 + n_negatives)`` logits."""
         idx = sample_negative_indices(
             predictions.shape[0], predictions.shape[1], self.n_negatives, generator=generator,
-            mode=self.negatives, device=predictions.device,
+            mode=self.negatives, device=predictions.device, n_candidates=targets.shape[1],
+            offset=offset,
         )
-        return info_nce_logits(predictions, targets, idx, self.negatives)
+        return info_nce_logits(predictions, targets, idx, self.negatives, offset)
 
     def forward(
-        self, predictions: Tensor, targets: Tensor, generator: torch.Generator | None = None
+        self, predictions: Tensor, targets: Tensor, generator: torch.Generator | None = None,
+        offset: int = 0,
     ) -> Tensor:
-        """Loss for ``(batch, P, D)`` predictions and targets; a scalar tensor."""
-        return info_nce_loss(predictions, targets, self.n_negatives, self.negatives, generator)
+        """Loss for ``(batch, P, D)`` predictions and ``(batch, T, D)`` targets; a scalar."""
+        return info_nce_loss(predictions, targets, self.n_negatives, self.negatives, generator,
+                             offset=offset, reduction=self.reduction)
 
 
 def cpc_loss_inputs(

@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from ..models import ProjectionMLP
-from ._base import register_encoder, store_params
+from ._base import POSITIVE_FLOAT, register_encoder, store_params
+from ._distributed import gather_with_grad
 from ._docs import COMMON_PARAMS_DOC
 from ._training import SSLModule
 from ._views import VIEW_PARAMS_DOC, ViewEncoderBase, two_views
@@ -25,7 +26,8 @@ class SimCLRModule(SSLModule):
     def training_loss(self, x, augment, generator) -> torch.Tensor:
         views = torch.cat(two_views(x, augment, generator))
         z1, z2 = self.projector(self.backbone.forward_features(views)).chunk(2)
-        return self.nt_xent(z1, z2)
+        # every rank scores the global batch (exactly the one-process loss; see _distributed)
+        return self.nt_xent(gather_with_grad(z1), gather_with_grad(z2))
 
 
 @register_encoder
@@ -50,6 +52,10 @@ class SimCLREncoder(ViewEncoderBase):
     lr 2.29e-3, weight decay 1e-5, 10 warm-up epochs then cosine, 2000 epochs.
     """
 
+    _parameter_constraints: dict = {
+        **ViewEncoderBase._parameter_constraints, "temperature": POSITIVE_FLOAT,
+    }
+
     def __init__(
         self,
         backbone: str = "xresnet1d50",
@@ -73,8 +79,10 @@ class SimCLREncoder(ViewEncoderBase):
         validation_fraction: float | None = None,
         early_stopping_patience: int | None = None,
         checkpoint_dir: str | None = None,
+        resume: bool = False,
         warm_start: bool = False,
         transform_batch_size: int = 256,
+        num_workers: int = 0,
         precision: int | str = 32,
         device: str = "cpu",
         random_state=None,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from ..models import ProjectionMLP
 from ..preprocessing import random_crops
-from ._base import register_encoder, store_params
+from ._base import POSITIVE_FLOAT, positive_int, register_encoder, store_params
+from ._distributed import gather_with_grad
 from ._docs import COMMON_PARAMS_DOC
 from ._training import SSLModule
 from ._views import VIEW_PARAMS_DOC, ViewEncoderBase
@@ -40,6 +44,8 @@ class SwAVModule(SSLModule):
         Epochs during which the prototypes receive no gradient.
     """
 
+    ddp_find_unused_parameters = True  # frozen prototypes get no gradient in the first epochs
+
     def __init__(self, backbone: nn.Module, hidden: int, dim: int, n_prototypes: int,
                  loss: SwAVLoss, n_views: int, n_small_views: int, small_view_fraction: float,
                  queue_length: int, queue_start_epoch: int, freeze_prototypes_epochs: int):
@@ -66,9 +72,19 @@ class SwAVModule(SSLModule):
     def after_optimizer_step(self) -> None:
         self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
 
+    def training_state(self) -> dict:
+        return {"queue": self.queue.detach().cpu().clone(), "queue_filled": self.queue_filled}
+
+    @torch.no_grad()
+    def load_training_state(self, state: dict) -> None:
+        if state:
+            self.queue.copy_(state["queue"])
+            self.queue_filled = int(state["queue_filled"])
+
     def _project(self, views: list[torch.Tensor]) -> list[torch.Tensor]:
         z = F.normalize(self.projector(self.backbone.forward_features(torch.cat(views))), dim=1)
-        return list(z.chunk(len(views)))
+        # the global batch on every rank: Sinkhorn codes over it, identical queues on all ranks
+        return [gather_with_grad(zi) for zi in z.chunk(len(views))]
 
     def training_loss(self, x, augment, generator) -> torch.Tensor:
         large = [augment(x, generator=generator) for _ in range(self.n_views)]
@@ -116,13 +132,33 @@ class SwAVEncoder(ViewEncoderBase):
     n_views : int, default=2
         Full-size augmented views per crop.
     n_small_views : int, default=0
-        Multi-crop: extra views cut to ``small_view_fraction`` of the crop (paper: 7 views).
+        Multi-crop: extra views cut to ``small_view_fraction`` of the crop.
     small_view_fraction : float, default=0.5
     queue_length : int, default=0
         Queue of past projections per assigned view (paper: 8x the batch size); 0 disables it.
     queue_start_epoch : int, default=15
     freeze_prototypes_epochs : int, default=1
-{COMMON_PARAMS_DOC}"""
+{COMMON_PARAMS_DOC}
+    Notes
+    -----
+    The paper's reference run: ``n_views=6`` views of 250 samples (``crop_length=250``), no
+    small views, batch 4096, Adam with lr 1e-3 and weight decay 1e-6, a queue of 8x the batch
+    size from epoch 15, prototypes frozen in the first epoch, 2000 epochs.
+    """
+
+    _parameter_constraints: dict = {
+        **ViewEncoderBase._parameter_constraints,
+        "n_prototypes": positive_int(),
+        "temperature": POSITIVE_FLOAT,
+        "sinkhorn_epsilon": POSITIVE_FLOAT,
+        "sinkhorn_iterations": positive_int(),
+        "n_views": positive_int(2),
+        "n_small_views": positive_int(0),
+        "small_view_fraction": [Interval(Real, 0, 1, closed="right")],
+        "queue_length": positive_int(0),
+        "queue_start_epoch": positive_int(0),
+        "freeze_prototypes_epochs": positive_int(0),
+    }
 
     def __init__(
         self,
@@ -156,8 +192,10 @@ class SwAVEncoder(ViewEncoderBase):
         validation_fraction: float | None = None,
         early_stopping_patience: int | None = None,
         checkpoint_dir: str | None = None,
+        resume: bool = False,
         warm_start: bool = False,
         transform_batch_size: int = 256,
+        num_workers: int = 0,
         precision: int | str = 32,
         device: str = "cpu",
         random_state=None,

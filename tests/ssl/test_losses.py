@@ -28,33 +28,36 @@ def _logsumexp(v: np.ndarray) -> float:
     return float(m + np.log(np.exp(v - m).sum()))
 
 
-def _info_nce_reference(pred, targ, idx, mode):
+def _info_nce_reference(pred, targ, idx, mode, offset=0, reduction="sum"):
+    """Loop over sequences and positions, as the paper's reference sums over positions."""
     pred, targ, idx = pred.double().numpy(), targ.double().numpy(), idx.numpy()
     batch, n_pos, dim = pred.shape
     flat = targ.reshape(-1, dim)
     total = 0.0
     for b in range(batch):
         for t in range(n_pos):
-            pos = pred[b, t] @ targ[b, t]
+            pos = pred[b, t] @ targ[b, t + offset]
             negs = [pred[b, t] @ (targ[b, k] if mode == "sequence" else flat[k])
                     for k in idx[b, t]]
             total += _logsumexp(np.array([pos, *negs])) - pos
-    return total / (batch * n_pos)
+    return total / batch if reduction == "sum" else total / (batch * n_pos)
 
 
 # ----------------------------------------------------------------------------------- InfoNCE
 
 
 @pytest.mark.parametrize("mode", ["sequence", "batch"])
-def test_negative_indices_never_the_positive_and_cover_all_others(mode):
+@pytest.mark.parametrize("offset", [0, 2])
+def test_negative_indices_never_the_positive_and_cover_all_others(mode, offset):
     gen = torch.Generator().manual_seed(0)
-    batch, n_pos = 3, 5
-    idx = sample_negative_indices(batch, n_pos, 400, generator=gen, mode=mode)
+    batch, n_pos, n_tokens = 3, 5, 5 + offset
+    idx = sample_negative_indices(batch, n_pos, 400, generator=gen, mode=mode,
+                                  n_candidates=n_tokens, offset=offset)
     assert idx.shape == (batch, n_pos, 400) and idx.dtype == torch.int64
-    n_candidates = n_pos if mode == "sequence" else batch * n_pos
+    n_candidates = n_tokens if mode == "sequence" else batch * n_tokens
     for b in range(batch):
         for t in range(n_pos):
-            own = t if mode == "sequence" else b * n_pos + t
+            own = t + offset if mode == "sequence" else b * n_tokens + t + offset
             drawn = set(idx[b, t].tolist())
             assert drawn == set(range(n_candidates)) - {own}
 
@@ -67,59 +70,76 @@ def test_negative_indices_reproducible_and_validated():
         sample_negative_indices(2, 1, 4, mode="sequence")
     with pytest.raises(ValueError):
         sample_negative_indices(2, 6, 4, mode="nearby")
+    with pytest.raises(ValueError, match="offset"):
+        sample_negative_indices(2, 6, 4, n_candidates=7, offset=2)
 
 
 @pytest.mark.parametrize("mode", ["sequence", "batch"])
-def test_info_nce_matches_loop_reference(mode):
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_info_nce_matches_loop_reference(mode, reduction):
     torch.manual_seed(0)
-    pred, targ = torch.randn(3, 7, 4), torch.randn(3, 7, 4)
-    idx = sample_negative_indices(3, 7, 5, generator=torch.Generator().manual_seed(1), mode=mode)
-    loss = info_nce_loss(pred, targ, negatives=mode, negative_indices=idx)
+    pred, targ = torch.randn(3, 7, 4), torch.randn(3, 10, 4)
+    idx = sample_negative_indices(3, 7, 5, generator=torch.Generator().manual_seed(1), mode=mode,
+                                  n_candidates=10, offset=3)
+    loss = info_nce_loss(pred, targ, negatives=mode, negative_indices=idx, offset=3,
+                         reduction=reduction)
     assert loss.ndim == 0
-    assert loss.item() == pytest.approx(_info_nce_reference(pred, targ, idx, mode), abs=1e-5)
+    assert loss.item() == pytest.approx(
+        _info_nce_reference(pred, targ, idx, mode, offset=3, reduction=reduction), abs=1e-5)
 
 
 @pytest.mark.parametrize("mode", ["sequence", "batch"])
 def test_info_nce_module_uses_generator(mode):
     torch.manual_seed(0)
-    pred, targ = torch.randn(2, 9, 3), torch.randn(2, 9, 3)
+    pred, targ = torch.randn(2, 9, 3), torch.randn(2, 11, 3)
     module = InfoNCELoss(n_negatives=6, negatives=mode)
-    loss = module(pred, targ, generator=torch.Generator().manual_seed(5))
-    idx = sample_negative_indices(2, 9, 6, generator=torch.Generator().manual_seed(5), mode=mode)
-    assert loss.item() == pytest.approx(_info_nce_reference(pred, targ, idx, mode), abs=1e-5)
+    loss = module(pred, targ, generator=torch.Generator().manual_seed(5), offset=2)
+    idx = sample_negative_indices(2, 9, 6, generator=torch.Generator().manual_seed(5), mode=mode,
+                                  n_candidates=11, offset=2)
+    assert loss.item() == pytest.approx(_info_nce_reference(pred, targ, idx, mode, offset=2),
+                                        abs=1e-5)
 
 
 def test_info_nce_defaults():
     module = InfoNCELoss()
     assert module.n_negatives == 128 and module.negatives == "sequence"
+    assert module.reduction == "sum"
     with pytest.raises(ValueError):
         InfoNCELoss(negatives="global")
+    with pytest.raises(ValueError, match="reduction"):
+        InfoNCELoss(reduction="none")
 
 
-def test_info_nce_batch_chunked_path_matches_and_backprops(monkeypatch):
+@pytest.mark.parametrize("mode", ["sequence", "batch"])
+def test_info_nce_chunked_paths_match_and_backprop(monkeypatch, mode):
     torch.manual_seed(0)
-    pred = torch.randn(2, 6, 4, requires_grad=True)
-    targ = torch.randn(2, 6, 4, requires_grad=True)
-    idx = sample_negative_indices(2, 6, 3, generator=torch.Generator().manual_seed(2), mode="batch")
-    whole = info_nce_loss(pred, targ, negatives="batch", negative_indices=idx)
+    pred = torch.randn(3, 6, 4, requires_grad=True)
+    targ = torch.randn(3, 8, 4, requires_grad=True)
+    idx = sample_negative_indices(3, 6, 3, generator=torch.Generator().manual_seed(2), mode=mode,
+                                  n_candidates=8, offset=2)
+    whole = info_nce_loss(pred, targ, negatives=mode, negative_indices=idx, offset=2)
     g_whole = torch.autograd.grad(whole, (pred, targ))
-    monkeypatch.setattr(losses, "_BATCH_CHUNK_ELEMENTS", 25)  # 2 rows per chunk
-    chunked = info_nce_loss(pred, targ, negatives="batch", negative_indices=idx)
+    monkeypatch.setattr(losses, "_BATCH_CHUNK_ELEMENTS", 25)  # 2 rows / 1 record per chunk
+    chunked = info_nce_loss(pred, targ, negatives=mode, negative_indices=idx, offset=2)
     g_chunked = torch.autograd.grad(chunked, (pred, targ))
     torch.testing.assert_close(chunked, whole)
     for a, b in zip(g_chunked, g_whole, strict=True):
         torch.testing.assert_close(a, b)
 
 
-def test_info_nce_batch_gradient_is_exact():
+@pytest.mark.parametrize("mode", ["sequence", "batch"])
+def test_info_nce_gradient_is_exact(mode):
     pred = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True)
-    targ = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True)
-    idx = sample_negative_indices(2, 4, 9, generator=torch.Generator().manual_seed(0), mode="batch")
+    targ = torch.randn(2, 5, 3, dtype=torch.float64, requires_grad=True)
+    idx = sample_negative_indices(2, 4, 9, generator=torch.Generator().manual_seed(0), mode=mode,
+                                  n_candidates=5, offset=1)
     assert torch.autograd.gradcheck(
-        lambda p, t: info_nce_loss(p, t, negatives="batch", negative_indices=idx), (pred, targ))
+        lambda p, t: info_nce_loss(p, t, negatives=mode, negative_indices=idx, offset=1),
+        (pred, targ))
     with torch.no_grad():  # and the no-grad path gives the same value
-        assert info_nce_loss(pred, targ, negatives="batch", negative_indices=idx).item() == (
-            pytest.approx(_info_nce_reference(pred, targ, idx, "batch"), abs=1e-10))
+        assert info_nce_loss(pred, targ, negatives=mode, negative_indices=idx,
+                             offset=1).item() == pytest.approx(
+            _info_nce_reference(pred, targ, idx, mode, offset=1), abs=1e-10)
 
 
 def test_info_nce_perfect_predictor_has_zero_loss():
@@ -130,6 +150,8 @@ def test_info_nce_perfect_predictor_has_zero_loss():
     assert logits.shape == (1, 6, 5)
     assert info_nce_accuracy(logits).item() == 1.0
     assert info_nce_loss(20 * targ, targ, negative_indices=idx).item() < 1e-6
+    with pytest.raises(ValueError, match="offset"):
+        info_nce_logits(targ, targ, idx, offset=1)
 
 
 def test_cpc_loss_inputs_pairs_context_t_with_token_t_plus_steps():
@@ -140,6 +162,32 @@ def test_cpc_loss_inputs_pairs_context_t_with_token_t_plus_steps():
     torch.testing.assert_close(targ - pred, torch.full((1, 7, 1), 103.0))
     with pytest.raises(ValueError):
         cpc_loss_inputs(context, tokens, nn.Identity(), steps=10)
+
+
+def test_cpc_module_loss_is_the_references_sum_over_positions():
+    """CPCModule's loss equals the reference's loop: for each position i, negatives from all
+    T tokens except i + steps, batch-mean cross-entropy, summed over i."""
+    from skecg.models import CPCNetwork
+    from skecg.ssl.cpc import CPCModule
+
+    torch.manual_seed(0)
+    module = CPCModule(CPCNetwork(n_leads=2, encoder_width=8, context_width=6,
+                                  n_encoder_layers=2), steps=3, n_negatives=5,
+                       negatives="sequence").double().eval()
+    x = torch.randn(4, 2, 20, dtype=torch.float64)
+    loss = module.training_loss(x, lambda v, generator=None: v, torch.Generator().manual_seed(7))
+    tokens = module.backbone.encode(x)
+    predictions = module.predictor(module.backbone.context(tokens))
+    idx = sample_negative_indices(4, 17, 5, generator=torch.Generator().manual_seed(7),
+                                  n_candidates=20, offset=3)
+    expected = 0.0
+    for i in range(20 - 3):
+        candidates = torch.cat([tokens[:, i + 3, None],
+                                tokens[torch.arange(4)[:, None], idx[:, i]]], dim=1)
+        scores = (predictions[:, i, None] * candidates).sum(-1)
+        expected += torch.nn.functional.cross_entropy(
+            scores, torch.zeros(4, dtype=torch.long)).item()
+    assert loss.item() == pytest.approx(expected, rel=1e-10)
 
 
 # ----------------------------------------------------------------------------------- NT-Xent
