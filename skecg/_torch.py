@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 
+import numpy as np
 import torch
+from skorch.dataset import Dataset
 from torch import nn
 
-__all__ = ["OPTIMIZERS", "PRECISIONS", "autocast", "get_optimizer", "param_groups",
+__all__ = ["OPTIMIZERS", "PRECISIONS", "ECGDataset", "autocast", "get_optimizer", "param_groups",
            "resolve_device", "rng_devices"]
 
 OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
@@ -96,3 +98,17 @@ def param_groups(
                 groups.append({"params": selected, "lr": lr * factor, "weight_decay": decay,
                                "name": name + suffix, "lr_factor": factor})
     return groups
+
+
+class ECGDataset(Dataset):
+    """skorch's :class:`~skorch.dataset.Dataset`, safe on read-only record arrays.
+
+    A cached PTB-XL array is a read-only ``np.memmap``; torch warns on every batch made from
+    read-only memory (and would let a model write into the cache). Each record read from such
+    an array is copied (one record at a time, never the whole array).
+    """
+
+    def transform(self, X, y):
+        if isinstance(X, np.ndarray) and not X.flags.writeable:
+            X = np.array(X)
+        return super().transform(X, y)

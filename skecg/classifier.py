@@ -39,7 +39,15 @@ from skorch.callbacks import (
 from skorch.dataset import Dataset, unpack_data
 from torch import nn
 
-from ._torch import OPTIMIZERS, autocast, get_optimizer, param_groups, resolve_device, rng_devices
+from ._torch import (
+    OPTIMIZERS,
+    ECGDataset,
+    autocast,
+    get_optimizer,
+    param_groups,
+    resolve_device,
+    rng_devices,
+)
 from ._validation import check_ecg_array, check_random_state_seed
 from .metrics import macro_auc_scorer
 from .models import CPCNetwork, LinearHead, PaperHead, make_backbone
@@ -274,6 +282,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
     ):
         kwargs.setdefault("module", None)
         kwargs.setdefault("criterion", None)
+        kwargs.setdefault("dataset", ECGDataset)  # copies records of read-only arrays
         super().__init__(optimizer=optimizer, lr=lr, max_epochs=max_epochs,
                          batch_size=batch_size, train_split=train_split, device=device,
                          verbose=verbose, **kwargs)

@@ -41,7 +41,8 @@ def test_readme_python_block_runs(block: str, tmp_path):
     script = tmp_path / "readme_block.py"
     script.write_text(block)
     # a fresh interpreter in the project root, as a user who pasted the block would run it
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+    # one thread: small models run faster so, and never stall on a machine shared with others
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True,
                           text=True, timeout=900, env=env)
     assert done.returncode == 0, f"README block failed:\n{block}\n{done.stdout}\n{done.stderr}"

@@ -66,3 +66,25 @@ def test_autocast_precisions():
         assert (x @ x).dtype == torch.float32
     with autocast("cpu", "bf16"):
         assert (x @ x).dtype == torch.bfloat16
+
+
+def test_fits_on_a_read_only_memmap_without_torch_warnings(tmp_path):
+    """A cached array is a read-only memmap: no "not writable" warning, the file is unchanged."""
+    import warnings
+
+    import numpy as np
+
+    from skecg.classifier import ECGClassifier
+    from skecg.ssl import CPCEncoder
+
+    X = np.random.default_rng(0).standard_normal((8, 2, 120)).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    X_cached = np.load(tmp_path / "x.npy", mmap_mode="r")
+    y = np.array([0, 1] * 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        CPCEncoder(encoder_width=4, context_width=4, crop_length=60, window=60, stride=30,
+                   batch_size=4, max_epochs=1, random_state=0).fit(X_cached)
+        ECGClassifier(encoder="xresnet1d18", width=4, crop_length=60, window=60, stride=30,
+                      batch_size=4, max_epochs=1, random_state=0).fit(X_cached, y)
+    np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), X)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -20,7 +21,7 @@ from skorch.dataset import ValidSplit
 from torch.optim.lr_scheduler import LambdaLR
 
 from .. import __version__
-from .._torch import OPTIMIZERS, autocast, resolve_device
+from .._torch import OPTIMIZERS, ECGDataset, autocast, resolve_device
 from .._validation import check_ecg_array, check_random_state_seed
 from ..augment import make_augmentation
 from ..preprocessing import sliding_windows, window_starts
@@ -84,6 +85,7 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         "warm_start": ["boolean"],
         "transform_batch_size": positive_int(),
         "num_workers": positive_int(0),
+        "callbacks": [list, None],
         "precision": [StrOptions({"32", "bf16", "fp16"}), Options(Integral, {16, 32})],
         "device": [str],
         "random_state": ["random_state"],
@@ -123,12 +125,14 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 monitor=monitor, patience=self.early_stopping_patience, load_best=True)))
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
+        callbacks.extend(copy.deepcopy(self.callbacks or []))  # the user's, after ours
         train_split = None
         if self.validation_fraction:
             train_split = ValidSplit(self.validation_fraction, stratified=False, random_state=seed)
         return SSLNet(
             module=self._build_module(n_leads),
             criterion=torch.nn.Identity,  # unused: the module computes its own loss
+            dataset=ECGDataset,
             optimizer=OPTIMIZERS[self.optimizer],
             lr=self.lr,
             optimizer__weight_decay=self.weight_decay,
@@ -332,6 +336,7 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         check_is_fitted(self, "module_")
         params = self.get_params(deep=False)
+        params["callbacks"] = None  # training-time hooks (objects) are not part of the model
         for name, value in params.items():
             if not _is_plain(value):
                 raise ValueError(f"Cannot save parameter {name}={value!r}: only plain values "

@@ -49,6 +49,9 @@ COMMON_PARAMS_DOC = """\
         DataLoader worker processes that read and standardise training batches (0: in the
         training process). Helps when batches come from disk (an ``ECGStore``) and cores are
         free; each worker opens its own file descriptors.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks, appended after the encoder's own (schedule, checkpoints, early
+        stopping), e.g. ``EpochScoring`` or a custom logger. Cloned with the estimator.
     precision : {32, "bf16", "fp16"}, default=32
         Autocast dtype for the forward passes (fp16 uses a gradient scaler; for GPUs).
     device : {"cpu", "cuda", "auto"} or str, default="cpu"

@@ -83,6 +83,7 @@ class SimCLREncoder(ViewEncoderBase):
         warm_start: bool = False,
         transform_batch_size: int = 256,
         num_workers: int = 0,
+        callbacks: list | None = None,
         precision: int | str = 32,
         device: str = "cpu",
         random_state=None,

@@ -196,6 +196,7 @@ class SwAVEncoder(ViewEncoderBase):
         warm_start: bool = False,
         transform_batch_size: int = 256,
         num_workers: int = 0,
+        callbacks: list | None = None,
         precision: int | str = 32,
         device: str = "cpu",
         random_state=None,

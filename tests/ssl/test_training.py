@@ -132,3 +132,30 @@ def test_reduced_precision_trains_on_cpu(ecg, precision, dtype, record_steps, mo
     assert all(np.isfinite(row["train_loss"]) for row in est.history_)
     emb = est.transform(ecg)
     assert emb.dtype == np.float32 and np.isfinite(emb).all()
+
+
+def test_user_callbacks_are_appended_and_run(tmp_path):
+    """``callbacks=`` adds skorch callbacks after the encoder's own; the model still saves."""
+    from skorch.callbacks import Callback
+
+    from skecg.ssl import SimCLREncoder
+
+    class CountEpochs(Callback):
+        def initialize(self):
+            self.epochs_ = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs_ += 1
+
+    X = np.random.default_rng(0).standard_normal((8, 2, 100)).astype(np.float32)
+    counter = CountEpochs()
+    encoder = SimCLREncoder(backbone="xresnet1d18", width=4, crop_length=50, window=50,
+                            stride=25, batch_size=4, max_epochs=2, augmentations=[],
+                            callbacks=[("count", counter)], random_state=0).fit(X)
+    names = [name for name, _ in encoder.net_.callbacks_]
+    assert names.index("count") > names.index("training_guard")  # after the encoder's own
+    assert dict(encoder.net_.callbacks_)["count"].epochs_ == 2
+    assert not hasattr(counter, "epochs_")  # the parameter itself is left untouched
+    encoder.save(tmp_path / "m.skecg")
+    assert type(encoder).load(tmp_path / "m.skecg").callbacks is None
