@@ -52,8 +52,9 @@ from ._validation import check_ecg_array, check_random_state_seed
 from .metrics import macro_auc_scorer
 from .models import CPCNetwork, LinearHead, PaperHead, make_backbone
 from .preprocessing import aggregate_windows, random_crops, sliding_windows
+from .ssl._checkpoint import TrainingInterrupted
 
-__all__ = ["ClassifierNetwork", "ECGClassifier", "HeadOnlyPhase"]
+__all__ = ["ClassifierNetwork", "ECGClassifier", "HeadOnlyPhase", "InterruptGuard"]
 
 DEFAULT_BACKBONE = "xresnet1d50"
 PRETRAINED_LR_FACTORS = (0.01, 0.1)  # the paper's finetuning: encoder x0.01, context x0.1
@@ -95,6 +96,43 @@ class ClassifierNetwork(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``(batch, n_leads, n_samples)`` to logits ``(batch, n_outputs)``."""
         return self.head(self.backbone.forward_features(x))
+
+
+class InterruptGuard(Callback):
+    """Turn a Ctrl-C during ``fit`` into :class:`~skecg.ssl.TrainingInterrupted`.
+
+    skorch's fit loop catches ``KeyboardInterrupt`` and returns normally, so an interrupted fit
+    would look finished. At the end of training this callback tells a complete (or early
+    stopped) fit from an interrupted one; an interrupted fit keeps the best completed epoch's
+    weights when ``load_best`` restored them, else the last completed epoch's, drops the
+    unfinished epoch from the history and raises.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self.target_epochs_ = len(net.history) + net.max_epochs
+        self._snapshot(net)
+
+    def on_epoch_end(self, net, **kwargs):
+        self._snapshot(net)
+
+    def on_train_end(self, net, **kwargs):
+        epoch, weights = self.snapshot_
+        self.snapshot_ = (epoch, None)  # a fitted net carries no copy of its weights
+        stopped_early = any(getattr(cb, "misses_", 0) >= (getattr(cb, "patience", None) or np.inf)
+                            for _, cb in net.callbacks_)
+        if stopped_early or (epoch >= self.target_epochs_ and len(net.history) == epoch):
+            return
+        best = dict(net.callbacks_).get("best_valid_auc")
+        if best is None or getattr(best, "best_model_weights_", None) is None:
+            net.module_.load_state_dict(weights)
+        del net.history[epoch:]
+        raise TrainingInterrupted(
+            f"training interrupted after {epoch} of {self.target_epochs_} epochs; the "
+            "classifier holds the weights of a completed epoch (not a finished fit).", epoch, None)
+
+    def _snapshot(self, net) -> None:
+        self.snapshot_ = (len(net.history), {k: v.detach().to("cpu", copy=True)
+                                             for k, v in net.module_.state_dict().items()})
 
 
 class HeadOnlyPhase(Callback):
@@ -480,7 +518,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
                 callbacks.append(("best_valid_auc", EarlyStopping(
                     monitor="valid_auc", lower_is_better=False, patience=None, threshold=0,
                     threshold_mode="abs", load_best=True)))
-        return [*callbacks, ("print_log", PrintLog())]
+        return [*callbacks, ("interrupt_guard", InterruptGuard()), ("print_log", PrintLog())]
 
     def _pretrained(self) -> bool:
         return not (self.encoder is None or isinstance(self.encoder, str))

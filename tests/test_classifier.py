@@ -324,3 +324,30 @@ def test_partial_fit_builds_an_unfitted_net_and_refit_reinfers_shapes(ecg):
 def test_parameter_constraints_name_the_parameter(ecg, params, match):
     with pytest.raises(ValueError, match=match):
         ECGClassifier(**{**TINY, **params}).fit(ecg.X[:8], ecg.y[:8])
+
+
+def test_ctrl_c_raises_training_interrupted_with_completed_epochs():
+    """skorch swallows KeyboardInterrupt; the classifier reports it and keeps whole epochs."""
+    from skorch.callbacks import Callback, EarlyStopping
+
+    from skecg.ssl import TrainingInterrupted
+
+    class CtrlCAtEpoch(Callback):
+        def on_epoch_begin(self, net, **kwargs):
+            if len(net.history) == 3:
+                raise KeyboardInterrupt
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 2, 100)).astype(np.float32)
+    y = np.array([0, 1] * 6)
+    params = dict(encoder="xresnet1d18", width=4, crop_length=50, window=50, stride=25,
+                  batch_size=4, max_epochs=6, random_state=0)
+    clf = ECGClassifier(**params, callbacks=[("ctrl_c", CtrlCAtEpoch())])
+    with pytest.raises(TrainingInterrupted, match="after 2 of 6 epochs") as info:
+        clf.fit(X, y)
+    assert info.value.epoch == 2 and len(clf.history) == 2
+    assert clf.predict_proba(X).shape == (12, 2)  # usable, at its last completed epoch
+    # a finished fit and an early-stopped one do not raise
+    assert len(ECGClassifier(**params).fit(X, y).history) == 6
+    stopper = EarlyStopping(monitor="train_loss", patience=1, threshold=1e9)
+    assert len(ECGClassifier(**params, callbacks=[stopper]).fit(X, y).history) < 6

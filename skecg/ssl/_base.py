@@ -42,6 +42,13 @@ AGGREGATIONS = ("mean", "max", None)
 RESUMABLE_CHANGES = frozenset({
     "max_epochs", "resume", "verbose", "device", "checkpoint_dir", "early_stopping_patience",
     "transform_batch_size", "aggregate", "window", "stride", "warm_start", "num_workers",
+    "callbacks",
+})
+
+# Training parameters a warm start may change: they take effect on the next fit.
+WARM_START_CHANGES = frozenset({
+    "lr", "weight_decay", "batch_size", "crop_length", "augmentations", "warmup_epochs",
+    "lr_schedule",
 })
 
 
@@ -174,8 +181,10 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                              f"crop_length={self.crop_length}.")
         if self.warm_start and hasattr(self, "net_"):
             self._check_leads(X)
+            self._apply_warm_start_params(len(X))
             with torch.random.fork_rng(devices=self._rng_devices()):
                 self._train(self.net_.partial_fit, X)
+            self.trained_params_ = self._plain_params()
             return self
         self.device_ = resolve_device(self.device)
         seed = check_random_state_seed(self.random_state)
@@ -188,7 +197,41 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             self.net_ = self._make_net(len(X), X.shape[1], self.device_, seed, checkpoint)
             self.n_leads_in_ = X.shape[1]
             self._train(self.net_.fit, X, epochs=epochs)
+        self.trained_params_ = self._plain_params()
         return self
+
+    def _apply_warm_start_params(self, n_records: int) -> None:
+        """Make parameters changed since the last fit take effect on a warm start.
+
+        Training parameters (epochs, batch, crops, augmentations, learning rate, weight decay,
+        schedule, callbacks, ...) apply to the next ``fit``; parameters that define the network
+        or its loss cannot change without a new fit and are refused by name.
+        """
+        before = getattr(self, "trained_params_", None)
+        if before is None:  # fitted before this attribute existed (loaded model): nothing known
+            return
+        now = self._plain_params()
+        changed = {k for k in now if before.get(k) != now[k]}
+        fixed = sorted(changed - RESUMABLE_CHANGES - WARM_START_CHANGES)
+        if fixed:
+            raise ValueError(
+                f"warm_start=True continues the fitted network, but {', '.join(fixed)} changed "
+                f"since it was trained ({', '.join(f'{k}={before.get(k)!r}' for k in fixed)}); "
+                "set warm_start=False to train a new network.")
+        if not changed:
+            return
+        net = self.net_
+        fresh = self._make_net(n_records, self.n_leads_in_, self.device_,
+                               check_random_state_seed(self.random_state))
+        # plain attributes (skorch's set_params would re-initialise module and optimiser)
+        for name in ("max_epochs", "batch_size", "verbose", "crop_length", "augment",
+                     "iterator_train__drop_last", "iterator_train__num_workers", "callbacks"):
+            setattr(net, name, getattr(fresh, name))
+        net.initialize_callbacks()  # the LR schedule and hooks span the new max_epochs
+        for group in net.optimizer_.param_groups:  # the schedule restarts from initial_lr
+            group["lr"] = group["initial_lr"] = self.lr * group.get("lr_factor", 1.0)
+            decays = not group.get("name", "").endswith("_no_decay")
+            group["weight_decay"] = self.weight_decay if decays else 0.0
 
     def _train(self, train, X, **fit_params) -> None:
         """Run skorch's ``fit``/``partial_fit``; an interrupted run keeps its last epoch."""
@@ -395,6 +438,7 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             raise ValueError(f"{path} is a damaged skecg encoder file ({reason}).") from None
         est.device_ = resolve_device(est.device)
         est.net_, est.module_, est.history_ = net, net.module_, net.history
+        est.trained_params_ = est._plain_params()
         return est
 
 

@@ -159,3 +159,21 @@ def test_user_callbacks_are_appended_and_run(tmp_path):
     assert not hasattr(counter, "epochs_")  # the parameter itself is left untouched
     encoder.save(tmp_path / "m.skecg")
     assert type(encoder).load(tmp_path / "m.skecg").callbacks is None
+
+
+def test_warm_start_honours_changed_training_params():
+    """A warm start trains ``max_epochs`` more at the new lr; architecture changes are refused."""
+    X = np.random.default_rng(0).standard_normal((8, 2, 100)).astype(np.float32)
+    encoder = SimCLREncoder(backbone="xresnet1d18", width=4, crop_length=50, window=50,
+                            stride=25, batch_size=4, max_epochs=1, lr=1e-3, weight_decay=1e-4,
+                            augmentations=[], warm_start=True, random_state=0).fit(X)
+    assert len(encoder.history_) == 1
+    encoder.set_params(max_epochs=3, lr=5e-3, weight_decay=0.0)
+    encoder.fit(X)
+    assert len(encoder.history_) == 4  # 3 more epochs, history kept
+    groups = encoder.net_.optimizer_.param_groups
+    assert all(g["initial_lr"] == pytest.approx(5e-3) for g in groups)
+    assert all(g["weight_decay"] == 0.0 for g in groups)
+    encoder.set_params(width=8)
+    with pytest.raises(ValueError, match="width"):
+        encoder.fit(X)
