@@ -6,12 +6,16 @@ import os
 import platform
 import shlex
 import sys
+from pathlib import Path
 
 import sklearn
 import skorch
 import torch
 
 import skecg
+
+# results name paths relative to the project root, never this machine's absolute ones
+PROJECT_PARENT = str(Path(__file__).resolve().parents[2])
 
 
 def header(data_line: str) -> str:
@@ -26,7 +30,7 @@ def header(data_line: str) -> str:
         f"{torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}; "
         f"load average at start {load:.2f}",
         f"data: {data_line}",
-    ])
+    ]).replace(PROJECT_PARENT + os.sep, ".." + os.sep)
 
 
 def load_standardized_ptbxl(path, task: str):

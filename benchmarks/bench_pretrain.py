@@ -99,14 +99,20 @@ class StepTimer(Callback):
 
     def on_train_begin(self, net, **kwargs):
         sync(self.device)
-        self.times_, self.last_ = [], time.perf_counter()
+        self.times_, self.last_ = [], CLOCK[0]()
 
     def on_batch_end(self, net, training=False, **kwargs):
         if training:
             sync(self.device)
-            now = time.perf_counter()
+            now = CLOCK[0]()
             self.times_.append(now - self.last_)
             self.last_ = now
+
+
+# wall: seconds on the clock; cpu: CPU seconds of the worker process, which other processes on a
+# shared machine disturb far less (meaningful with --threads 1)
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+CLOCK = [time.perf_counter]
 
 
 def plain_output(module, method: str, x: torch.Tensor) -> torch.Tensor:
@@ -133,8 +139,9 @@ def peak_memory_gb(device: str) -> float:
 
 
 def worker(name: str, mode: str, data: str, device: str, warmup: int, steps: int,
-           quick: bool, precision: str = "32") -> dict:
-    torch.set_num_threads(2)
+           quick: bool, precision: str = "32", threads: int = 2, clock: str = "wall") -> dict:
+    torch.set_num_threads(threads)
+    CLOCK[0] = CLOCKS[clock]
     cls, params, _ = CONFIGS[name]
     params = dict(params)
     if quick:
@@ -164,7 +171,7 @@ def worker(name: str, mode: str, data: str, device: str, warmup: int, steps: int
         for step in range(n_steps):
             batch = torch.as_tensor(X[step * est.batch_size:(step + 1) * est.batch_size])
             sync(device)
-            start = time.perf_counter()
+            start = CLOCK[0]()
             x = random_crops(batch.to(device), est.crop_length, generator=gen)
             optimizer.zero_grad()
             dtype = PRECISIONS[precision]
@@ -173,7 +180,7 @@ def worker(name: str, mode: str, data: str, device: str, warmup: int, steps: int
             out.float().sum().backward()
             optimizer.step()
             sync(device)
-            times.append(time.perf_counter() - start)
+            times.append(CLOCK[0]() - start)
     result["step_s"] = float(np.min(times[warmup:]))
     result["step_median_s"] = float(np.median(times[warmup:]))
     result["peak_gb"] = peak_memory_gb(device)
@@ -188,12 +195,12 @@ def time_augmentations(net, records: np.ndarray, warmup: int, steps: int) -> flo
     with torch.no_grad():
         for _ in range(warmup + steps):
             sync(net.device)
-            start = time.perf_counter()
+            start = CLOCK[0]()
             x = random_crops(x_records, net.crop_length, generator=gen)
             for _ in range(module_views(module)):
                 augment(x, generator=gen)
             sync(net.device)
-            times.append(time.perf_counter() - start)
+            times.append(CLOCK[0]() - start)
     return float(np.min(times[warmup:]))
 
 
@@ -213,7 +220,7 @@ def run_worker(name, mode, data, args) -> dict:
     warmup = 1
     cmd = [sys.executable, __file__, "--worker", name, mode, "--data", str(data),
            "--device", args.device, "--warmup", str(warmup), "--steps", str(steps),
-           "--precision", args.precision]
+           "--precision", args.precision, "--threads", str(args.threads), "--clock", args.clock]
     if args.quick:
         cmd.append("--quick")
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -242,6 +249,9 @@ def main() -> None:
                         help="smoke run: batches / 8, one warm-up and one timed step")
     parser.add_argument("--repeat", type=int, default=1,
                         help="alternate this many plain/full subprocess pairs, keep the fastest")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per worker")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="wall seconds, or CPU seconds of the worker (for a shared machine)")
     parser.add_argument("--only", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--worker", nargs=2, metavar=("NAME", "MODE"), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -251,16 +261,16 @@ def main() -> None:
     if args.worker:
         name, mode = args.worker
         print(json.dumps(worker(name, mode, args.data, args.device, args.warmup, args.steps,
-                                args.quick, args.precision)))
+                                args.quick, args.precision, args.threads, args.clock)))
         return
 
     print("command:", "python " + shlex.join(sys.argv))
     print(f"python {platform.python_version()}, torch {torch.__version__}, skecg "
           f"{skecg.__version__}, scikit-learn {sklearn.__version__}, skorch {skorch.__version__}")
     device_info = (torch.cuda.get_device_name(args.device) if args.device.startswith("cuda")
-                   else f"CPU, {os.cpu_count()} cores, torch.set_num_threads(2)")
+                   else f"CPU, {os.cpu_count()} cores, torch.set_num_threads({args.threads})")
     print(f"machine: {platform.platform()}; device {args.device}: {device_info}; "
-          f"precision {args.precision}")
+          f"precision {args.precision}; clock {args.clock}")
     n_needed = max(2 * CONFIGS[name][1]["batch_size"] * (1 + CONFIGS[name][2])
                    for name in args.only)
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,8 +7,11 @@ Run from the repository root::
 Models, each trained with ``skecg.evaluation.paper_recipe`` (epochs scaled by the CPU preset of
 ``paper_table.py``): the pretrained encoder finetuned, its linear evaluation, and the same
 architecture trained supervised from scratch. Baseline wander, EM noise, powerline noise and
-baseline shifts are added together to the test records in mV at each level (level 0 is clean);
-a model whose recipe standardises its input does so after the noise.
+baseline shifts are drawn for each 2.5 s window of the test records (stride 1.25 s, as the
+reference code adds them) and added together in mV at each level (level 0 is clean); window
+probabilities are averaged per record. A model whose recipe standardises its input does so after
+the noise. The self-supervised rows carry the paired bootstrap difference to the supervised
+model on the same noisy windows (``delta`` [``delta_low``, ``delta_high``]).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from paper_table import DEFAULT_DATA, PRESETS, RESULTS  # noqa: E402
 
 from skecg.datasets import load_ptbxl, ptbxl_split  # noqa: E402
 from skecg.evaluation import (  # noqa: E402
+    describe_recipe,
     fit_classifier,
     input_scaler,
     markdown_table,
@@ -64,19 +68,23 @@ def main() -> None:
     encoder = ENCODERS[args.method](**params).fit(
         pretrain if scaler is None else scaler.transform(pretrain))
     name = args.method.upper()
-    models = {}
+    models, recipes = {}, {}
     for label, regime in ((f"{name} finetuned", "finetune"), (f"{name} linear", "linear"),
                           ("supervised", "supervised")):
-        models[label], _ = fit_classifier(encoder, data, regime=regime, splits=split,
-                                          random_state=args.seed, **recipe)
+        models[label], used = fit_classifier(encoder, data, regime=regime, splits=split,
+                                             random_state=args.seed, **recipe)
+        recipes[label] = f"{regime} (paper recipe): {describe_recipe(used)}"
     tables = []
     for label, model in models.items():
-        tables.append(noise_robustness(model, data, splits=split, n_bootstraps=500,
-                                       random_state=args.seed).assign(model=label))
+        baseline = None if label == "supervised" else models["supervised"]
+        tables.append(noise_robustness(model, data, splits=split, baseline=baseline,
+                                       n_bootstraps=500, random_state=args.seed)
+                      .assign(model=label))
         print(markdown_table(tables[-1]), flush=True)
     table = pd.concat(tables, ignore_index=True)
     text = (header(f"PTB-XL at {args.data}: {len(data.X)} records, task {preset['task']}") +
-            f"\nencoder: {args.method} {params}\nrecipe overrides: {recipe}\n\n" +
+            f"\nencoder: {args.method} {params}\nrecipe overrides: {recipe}\n" +
+            "".join(f"recipe of {label}: {text}\n" for label, text in recipes.items()) + "\n" +
             markdown_table(table) + "\n")
     stem = Path(args.results) / f"noise_robustness_{args.method}"
     stem.with_suffix(".md").write_text(text)

@@ -257,9 +257,35 @@ def test_noise_robustness_levels_change_scores(data):
     model = _SignalSizeModel(data.y.shape[1])
     table = noise_robustness(model, data, levels=[0, 1, 6], n_bootstraps=20)
     assert list(table["level"]) == [0, 1, 6]
-    clean = macro_auc(data.y[split.test], model.predict_proba(data.X[split.test]))
-    assert table["test_auc"].iloc[0] == pytest.approx(clean)
-    assert table["test_auc"].iloc[2] != pytest.approx(clean)
+    # level 0: window scores (250 samples, stride 125) averaged per record, by a slow loop
+    X_test = data.X[split.test]
+    clean = np.array([[np.mean([X_test[r, :, s:s + 250].std()
+                                for s in range(0, X_test.shape[2] - 250 + 1, 125)])]
+                      * data.y.shape[1] for r in range(len(X_test))])
+    assert table["test_auc"].iloc[0] == pytest.approx(macro_auc(data.y[split.test], clean))
+    assert table["test_auc"].iloc[2] != pytest.approx(table["test_auc"].iloc[0])
+
+
+class _RecordingModel(_SignalSizeModel):
+    def predict_proba(self, X):
+        self.seen_ = X
+        return super().predict_proba(X)
+
+
+def test_noise_is_drawn_per_window_and_paired_with_a_baseline(data):
+    """As the reference: independent noise in each 2.5 s window; a baseline sees the same."""
+    model, baseline = _RecordingModel(data.y.shape[1]), _RecordingModel(data.y.shape[1])
+    table = noise_robustness(model, data, levels=[0, 3], baseline=baseline, n_bootstraps=20)
+    windows = model.seen_  # level 3, (n_test * 7 windows, 12, 250)
+    n_test = len(ptbxl_split(data.meta).test)
+    assert windows.shape == (n_test * 7, data.X.shape[1], 250)
+    # consecutive windows overlap by 125 samples: equal signal, different noise
+    assert not np.allclose(windows[0, :, 125:], windows[1, :, :125])
+    np.testing.assert_array_equal(baseline.seen_, windows)
+    assert (table["delta"] == 0).all() and (table["baseline"] == table["test_auc"]).all()
+    clean = noise_robustness(model, data, levels=[0], n_bootstraps=5)
+    np.testing.assert_allclose(model.seen_[0, :, 125:], model.seen_[1, :, :125])
+    assert "delta" not in clean
 
 
 def test_plot_table(tmp_path, data, cpc):
