@@ -775,6 +775,8 @@ def plot_table(table: pd.DataFrame, path=None, title: str = "PTB-XL test macro A
     labels = [str(m) for m in table["model"]]
     if "pretraining" in table:
         labels = [f"{m} / {p}" for m, p in zip(labels, table["pretraining"], strict=True)]
+    if "regime" in table:  # one bar per row: linear and finetuned rows share model/pretraining
+        labels = [f"{label} / {r}" for label, r in zip(labels, table["regime"], strict=True)]
     auc = table["test_auc"].to_numpy()
     err = np.vstack([auc - table["test_auc_low"], table["test_auc_high"] - auc])
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(table) + 1.2))
