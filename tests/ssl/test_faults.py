@@ -26,14 +26,6 @@ SWAV = dict(backbone="xresnet1d18", width=8, projection_hidden=16, projection_di
             queue_length=16, queue_start_epoch=0, random_state=0)
 
 
-@pytest.fixture(scope="module")
-def ecg():
-    rng = np.random.default_rng(0)
-    t = np.arange(200) / 100
-    base = np.sin(2 * np.pi * 1.2 * t)[None, None] * rng.uniform(0.5, 1.5, (24, 3, 1))
-    return (base + 0.05 * rng.standard_normal((24, 3, 200))).astype(np.float32)
-
-
 @pytest.fixture
 def interrupt_at_step(monkeypatch):
     """Make the n-th training step (counted from 1) raise KeyboardInterrupt, like Ctrl-C."""

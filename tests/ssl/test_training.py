@@ -19,14 +19,6 @@ VIEWS = dict(backbone="xresnet1d18", width=8, projection_hidden=16, projection_d
 STEPS_PER_EPOCH = 3  # 24 records, batch 8
 
 
-@pytest.fixture(scope="module")
-def ecg():
-    rng = np.random.default_rng(0)
-    t = np.arange(200) / 100
-    base = np.sin(2 * np.pi * 1.2 * t)[None, None] * rng.uniform(0.5, 1.5, (24, 3, 1))
-    return (base + 0.05 * rng.standard_normal((24, 3, 200))).astype(np.float32)
-
-
 @pytest.fixture
 def record_steps(monkeypatch):
     """Call ``probe(net)`` after each training step's backward pass; returns the records."""
