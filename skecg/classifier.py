@@ -52,7 +52,7 @@ from ._validation import check_ecg_array, check_random_state_seed
 from .metrics import macro_auc_scorer
 from .models import CPCNetwork, LinearHead, PaperHead, make_backbone
 from .preprocessing import aggregate_windows, random_crops, sliding_windows
-from .ssl._checkpoint import TrainingInterrupted
+from .ssl._checkpoint import TrainingInterrupted, was_interrupted
 
 __all__ = ["ClassifierNetwork", "ECGClassifier", "HeadOnlyPhase", "InterruptGuard"]
 
@@ -118,9 +118,7 @@ class InterruptGuard(Callback):
     def on_train_end(self, net, **kwargs):
         epoch, weights = self.snapshot_
         self.snapshot_ = (epoch, None)  # a fitted net carries no copy of its weights
-        stopped_early = any(getattr(cb, "misses_", 0) >= (getattr(cb, "patience", None) or np.inf)
-                            for _, cb in net.callbacks_)
-        if stopped_early or (epoch >= self.target_epochs_ and len(net.history) == epoch):
+        if not was_interrupted(net, epoch, self.target_epochs_):
             return
         best = dict(net.callbacks_).get("best_valid_auc")
         if best is None or getattr(best, "best_model_weights_", None) is None:

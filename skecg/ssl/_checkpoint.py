@@ -183,6 +183,19 @@ def _cpu(state: dict) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
+def was_interrupted(net, completed_epochs: int, target_epochs: int) -> bool:
+    """Whether skorch's fit loop ended on a swallowed ``KeyboardInterrupt`` (Ctrl-C).
+
+    skorch also stops early stopping by raising ``KeyboardInterrupt``; a fit that reached
+    ``target_epochs`` with no epoch left unfinished, or whose early stopping ran out of
+    patience, was not interrupted.
+    """
+    stopped_early = any(getattr(cb, "misses_", 0) >= (getattr(cb, "patience", None) or np.inf)
+                        for _, cb in net.callbacks_)
+    finished = completed_epochs >= target_epochs and len(net.history) == completed_epochs
+    return not (stopped_early or finished)
+
+
 # --------------------------------------------------------------------------- callback
 class TrainingGuard(Callback):
     """Finite-loss check, per-epoch checkpoints, resume and interrupt handling (see module).
@@ -229,11 +242,9 @@ class TrainingGuard(Callback):
         self._snapshot(net)
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
-        stopped_early = any(getattr(cb, "misses_", 0) >= getattr(cb, "patience", np.inf)
-                            for _, cb in net.callbacks_)
         snapshot, self.snapshot_ = self.snapshot_, None  # a fitted net carries no copy
         epoch = snapshot["epoch"]
-        if stopped_early or (epoch >= self.target_epochs_ and len(net.history) == epoch):
+        if not was_interrupted(net, epoch, self.target_epochs_):
             return
         net.module_.load_state_dict(snapshot["params"])
         net.module_.load_training_state(snapshot["module"])
