@@ -39,6 +39,7 @@ from skorch.callbacks import (
 from skorch.dataset import Dataset, unpack_data
 from torch import nn
 
+from ._interrupt import TrainingInterrupted, was_interrupted
 from ._torch import (
     OPTIMIZERS,
     ECGDataset,
@@ -52,7 +53,6 @@ from ._validation import check_ecg_array, check_random_state_seed
 from .metrics import macro_auc_scorer
 from .models import CPCNetwork, LinearHead, PaperHead, make_backbone
 from .preprocessing import aggregate_windows, random_crops, sliding_windows
-from .ssl._checkpoint import TrainingInterrupted, was_interrupted
 
 __all__ = ["ClassifierNetwork", "ECGClassifier", "HeadOnlyPhase", "InterruptGuard"]
 

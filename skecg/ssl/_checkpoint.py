@@ -25,29 +25,13 @@ import torch
 from skorch.callbacks import Callback
 from skorch.history import History
 
+from .._interrupt import TrainingInterrupted, was_interrupted  # noqa: F401 (re-exported)
 from ._distributed import is_main_process
 
 CHECKPOINT_FORMAT = "skecg-checkpoint"
 CHECKPOINT_FORMAT_VERSION = 1
 _EPOCH_PREFIX = "epoch-"
 _FILES = ("meta.json", "history.json", "params.pt", "optimizer.pt", "training_state.pt")
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Training was interrupted (Ctrl-C); the model was rolled back to its last completed epoch.
-
-    Attributes
-    ----------
-    epoch : int
-        Number of completed epochs kept.
-    checkpoint : pathlib.Path or None
-        Folder of the on-disk checkpoint of that epoch (None without ``checkpoint_dir``).
-    """
-
-    def __init__(self, message: str, epoch: int, checkpoint: Path | None):
-        super().__init__(message)
-        self.epoch = epoch
-        self.checkpoint = checkpoint
 
 
 # ----------------------------------------------------------------------------- folders
@@ -181,19 +165,6 @@ def write_checkpoint(net, dirname: Path, meta: dict, training_state: dict) -> Pa
 
 def _cpu(state: dict) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
-
-
-def was_interrupted(net, completed_epochs: int, target_epochs: int) -> bool:
-    """Whether skorch's fit loop ended on a swallowed ``KeyboardInterrupt`` (Ctrl-C).
-
-    skorch also stops early stopping by raising ``KeyboardInterrupt``; a fit that reached
-    ``target_epochs`` with no epoch left unfinished, or whose early stopping ran out of
-    patience, was not interrupted.
-    """
-    stopped_early = any(getattr(cb, "misses_", 0) >= (getattr(cb, "patience", None) or np.inf)
-                        for _, cb in net.callbacks_)
-    finished = completed_epochs >= target_epochs and len(net.history) == completed_epochs
-    return not (stopped_early or finished)
 
 
 # --------------------------------------------------------------------------- callback
