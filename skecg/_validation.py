@@ -50,6 +50,8 @@ def check_ecg_array(
     if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
         raise TypeError(f"{name} is a sparse matrix; sparse input is not supported for ECG "
                         "signals. Pass a dense array of shape (n_records, n_leads, n_samples).")
+    if isinstance(X, (list, tuple)):
+        _check_not_ragged(X, name)
     if isinstance(X, (list, tuple)) or (hasattr(X, "__array__") and not isinstance(X, np.ndarray)
                                         and not hasattr(X, "detach")):
         X = np.asarray(X)
@@ -89,6 +91,124 @@ def check_ecg_array(
                 raise ValueError(f"{name} contains NaN or infinite values (first in record {bad}); "
                                  "ECG input must be finite.")
     return X
+
+
+def _check_not_ragged(X, name: str) -> None:
+    """Raise in one line, naming the first odd record, if a list of records has mixed shapes."""
+    shapes = []
+    for i, record in enumerate(X):
+        try:
+            shapes.append(np.shape(record))
+        except ValueError:  # numpy's "inhomogeneous shape": leads of different lengths
+            lengths = sorted({len(lead) for lead in record if hasattr(lead, "__len__")})
+            raise ValueError(f"{name}: record {i} has leads of different lengths {lengths}; "
+                             "every lead of a record must have the same number of "
+                             "samples.") from None
+    odd = next((i for i, shape in enumerate(shapes) if shape != shapes[0]), None)
+    if odd is None:
+        return
+    raise ValueError(f"{name} is a ragged list of records: record {odd} has "
+                     f"{_describe_record(shapes[odd])} but record 0 has "
+                     f"{_describe_record(shapes[0])}; every record must have the same "
+                     "leads and number of samples (load with duration= to crop/pad to one "
+                     "length, and leads= to pick the same leads).")
+
+
+def _describe_record(shape: tuple) -> str:
+    if len(shape) == 2:
+        return f"shape {shape} ({shape[0]} leads x {shape[1]} samples)"
+    return f"shape {shape}"
+
+
+def check_label_array(y, *, n_records: int | None = None, name: str = "y") -> np.ndarray:
+    """Validate targets: 1-D labels or a 2-D multi-hot matrix, one row per record.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_records,) or (n_records, n_labels)
+        Class labels, or a 0/1 matrix for multi-label data.
+    n_records : int or None
+        The number of records ``y`` must describe (``len(X)``); None: not checked.
+    name : str
+        Name used in error messages.
+
+    Returns
+    -------
+    y : np.ndarray
+        ``y`` as an array (not converted otherwise).
+
+    Raises
+    ------
+    ValueError
+        In one line: ``y`` is a ragged list (e.g. a list of label lists, one per record, which
+        must be binarized first), or its length differs from ``n_records``.
+    """
+    if isinstance(y, (list, tuple)):
+        lengths = [len(v) if isinstance(v, (list, tuple, set, np.ndarray)) else None for v in y]
+        odd = next((i for i, n in enumerate(lengths) if n != lengths[0]), None)
+        if odd is not None:
+            size = ["a single label" if k is None else f"{k} value(s)"
+                    for k in (lengths[odd], lengths[0])]
+            raise ValueError(
+                f"{name} is a ragged list: entry {odd} has {size[0]} but entry 0 has "
+                f"{size[1]}; expected one label per record (1-D) or a 0/1 matrix of "
+                "shape (n_records, n_labels). Turn lists of labels into that matrix with "
+                "sklearn.preprocessing.MultiLabelBinarizer.")
+    y = np.asarray(y)
+    if n_records is not None and (y.ndim == 0 or len(y) != n_records):
+        got = "a scalar" if y.ndim == 0 else f"{len(y)} entries"
+        raise ValueError(f"{name} has {got} for {n_records} records; expected one entry "
+                         "per record.")
+    return y
+
+
+def check_n_leads(X: np.ndarray, n_leads: int, *, fitted_by: str, name: str = "X") -> None:
+    """Raise in one line if ``X`` (from :func:`check_ecg_array`) has not ``n_leads`` leads.
+
+    The message says what ``X`` looks like when the mismatch has a likely cause: one record
+    passed alone (a 2-D ``X[0]``, read as single-lead records: pass ``X[None]``), or records
+    with leads last (shape ``(n, n_samples, n_leads)``: pass ``X.transpose(0, 2, 1)``).
+
+    Parameters
+    ----------
+    X : np.ndarray of shape (n_records, n_leads, n_samples)
+        Already validated by :func:`check_ecg_array` (a 2-D input is then ``(n, 1, n_samples)``).
+    n_leads : int
+        The number of leads the estimator was fitted on.
+    fitted_by : str
+        The estimator's name, used in the message.
+    name : str
+        Name of ``X`` in the message.
+
+    Raises
+    ------
+    ValueError
+        If ``X.shape[1] != n_leads``.
+    """
+    n, leads, samples = X.shape
+    if leads == n_leads:
+        return
+    message = f"{name} has {leads} leads, but {fitted_by} was fitted on {n_leads} leads."
+    if leads == 1 and n == n_leads:
+        message += (f" {name} of shape ({n}, {samples}) looks like ONE record of {n_leads} "
+                    f"leads (e.g. X[0]); pass {name}[None] (shape (1, {n}, {samples})).")
+    elif leads == 1 and samples == n_leads:
+        message += (f" {name} of shape ({n}, {samples}) looks like ONE record with leads last; "
+                    f"pass {name}.T[None] (shape (1, {samples}, {n})).")
+    elif samples == n_leads:
+        message += (f" {name} of shape {X.shape} looks leads-last (n_records, n_samples, "
+                    f"n_leads); pass {name}.transpose(0, 2, 1) (shape ({n}, {samples}, "
+                    f"{leads})).")
+    raise ValueError(message)
+
+
+def leads_last_hint(X: np.ndarray, name: str = "X") -> str:
+    """A hint (or ``""``) for fit-time errors: ``X`` has more leads than samples per lead."""
+    n, leads, samples = X.shape
+    if leads > samples:
+        return (f" {name} of shape {X.shape} has more leads than samples: if it is "
+                f"(n_records, n_samples, n_leads), pass {name}.transpose(0, 2, 1).")
+    return ""
 
 
 def check_random_state_seed(random_state) -> int:

@@ -22,7 +22,12 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from .. import __version__
 from .._torch import OPTIMIZERS, ECGDataset, autocast, resolve_device
-from .._validation import check_ecg_array, check_random_state_seed
+from .._validation import (
+    check_ecg_array,
+    check_n_leads,
+    check_random_state_seed,
+    leads_last_hint,
+)
 from ..augment import make_augmentation
 from ..preprocessing import sliding_windows, window_starts
 from ._checkpoint import (
@@ -178,7 +183,8 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                              f"and contrastive losses); got {len(X)} sample.")
         if self.crop_length is not None and X.shape[2] < self.crop_length:
             raise ValueError(f"X has {X.shape[2]} samples per lead, fewer than "
-                             f"crop_length={self.crop_length}.")
+                             f"crop_length={self.crop_length}.{leads_last_hint(X)}")
+        self._check_validation_split(len(X))
         if self.warm_start and hasattr(self, "net_"):
             self._check_leads(X)
             self._apply_warm_start_params(len(X))
@@ -199,6 +205,18 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             self._train(self.net_.fit, X, epochs=epochs)
         self.trained_params_ = self._plain_params()
         return self
+
+    def _check_validation_split(self, n_records: int) -> None:
+        """Refuse a ``validation_fraction`` that leaves fewer than 2 training records."""
+        if not self.validation_fraction:
+            return
+        n_valid = math.ceil(n_records * self.validation_fraction)  # as skorch's ValidSplit
+        if n_records - n_valid < 2:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} holds out {n_valid} of the "
+                f"{n_records} records for validation, leaving {n_records - n_valid} to train "
+                f"on; {type(self).__name__} needs at least 2. Lower validation_fraction, pass "
+                "more records, or set validation_fraction=None.")
 
     def _apply_warm_start_params(self, n_records: int) -> None:
         """Make parameters changed since the last fit take effect on a warm start.
@@ -289,6 +307,7 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             return self.fit(X)
         X = check_ecg_array(X, name="X")
         self._check_leads(X)
+        self._check_validation_split(len(X))
         self._train(self.net_.partial_fit, X)
         return self
 
@@ -297,9 +316,7 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     # --------------------------------------------------------------- embedding
     def _check_leads(self, X: np.ndarray) -> None:
-        if X.shape[1] != self.n_leads_in_:
-            raise ValueError(f"X has {X.shape[1]} leads, but {type(self).__name__} was fitted on "
-                             f"{self.n_leads_in_} leads.")
+        check_n_leads(X, self.n_leads_in_, fitted_by=type(self).__name__)
 
     def transform_windows(self, X) -> tuple[np.ndarray, np.ndarray]:
         """Embed each sliding window of each record.
@@ -395,14 +412,21 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             "state_dict": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
         }
         path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
+        _check_save_target(path)
+        tmp = None
         try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            os.close(fd)
             torch.save(payload, tmp)
             os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp's 0600 is for the temp file only
             os.replace(tmp, path)
+        except (OSError, RuntimeError) as exc:  # torch reports a full disk as RuntimeError
+            reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
+            error = type(exc) if isinstance(exc, OSError) else OSError
+            raise error(f"cannot save the model to {path} ({reason}); nothing was "
+                        "written.") from None
         finally:
-            if os.path.exists(tmp):
+            if tmp is not None and os.path.exists(tmp):
                 os.remove(tmp)
 
     @classmethod
@@ -424,16 +448,30 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         estimator_cls = _ENCODERS.get(payload["estimator"]) if cls is BaseSSLEncoder else cls
         if estimator_cls is None or estimator_cls.__name__ != payload["estimator"]:
             raise ValueError(f"{path} holds a {payload['estimator']}, not a {cls.__name__}.")
+        if not isinstance(payload["params"], dict):
+            raise ValueError(f"{path} is a damaged skecg encoder file (params is a "
+                             f"{type(payload['params']).__name__}, not a dict).")
         params = dict(payload["params"])
         if device is not None:
             params["device"] = device
         try:
             est = estimator_cls(**params)
-            est.n_leads_in_ = payload["fitted"]["n_leads_in_"]
+            est._check_params()
+        except (TypeError, ValueError) as exc:  # unknown names, values out of range
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise ValueError(f"{path} stores invalid parameters for a {estimator_cls.__name__} "
+                             f"({reason}); the file is damaged or was edited.") from None
+        n_leads = payload["fitted"].get("n_leads_in_") if isinstance(payload["fitted"],
+                                                                      dict) else None
+        if isinstance(n_leads, bool) or not isinstance(n_leads, Integral) or n_leads < 1:
+            raise ValueError(f"{path} is a damaged skecg encoder file (n_leads_in_ is "
+                             f"{n_leads!r}; expected a positive int).")
+        try:
+            est.n_leads_in_ = int(n_leads)
             net = est._make_net(1, est.n_leads_in_, resolve_device(est.device), 0)
             net.initialize()
             net.module_.load_state_dict(payload["state_dict"])
-        except (TypeError, KeyError, RuntimeError) as exc:
+        except (TypeError, KeyError, ValueError, RuntimeError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ValueError(f"{path} is a damaged skecg encoder file ({reason}).") from None
         est.device_ = resolve_device(est.device)
@@ -485,6 +523,19 @@ def store_params(estimator, init_locals: dict) -> None:
     for name, value in init_locals.items():
         if name not in ("self", "__class__"):
             setattr(estimator, name, value)
+
+
+def _check_save_target(path: Path) -> None:
+    """One-line errors, before anything is written, for a model file that cannot be saved."""
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot save the model to {path}: it is a folder; give a file "
+                                "name.")
+    if not path.parent.is_dir():
+        what = "is not a folder" if path.parent.exists() else "does not exist"
+        raise FileNotFoundError(f"cannot save the model to {path}: folder {path.parent} {what}.")
+    if path.exists() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
+        raise PermissionError(f"{path} is read-only; it was not replaced (make it writable or "
+                              "save under another name).")
 
 
 def _current_umask() -> int:
