@@ -37,6 +37,17 @@ class ReadSpec:
     length_hint: str = "pass duration= to crop/pad"  # how the caller's user fixes a length
 
 
+def why_not_a_file(path: Path) -> str:
+    """Why ``path`` cannot be read as a file, as the end of a sentence ("is missing", ...)."""
+    if path.is_dir():
+        return "is a folder, not a file"
+    if path.is_symlink() and not path.exists():
+        return f"is a broken link (to {Path(path).readlink()})"
+    if path.exists():
+        return "is not a regular file (a FIFO, socket or device?)"
+    return "is missing"
+
+
 def resample_ratio(fs_out: float, fs_src: float) -> tuple[int, int]:
     """Return ``(up, down)`` with ``up / down ~= fs_out / fs_src`` (denominator <= 1000)."""
     ratio = Fraction(fs_out).limit_denominator(10**6) / Fraction(fs_src).limit_denominator(10**6)
@@ -89,8 +100,8 @@ def _read_digital_16(h: Header, channels: list[int]) -> np.ndarray:
     """Format-16 samples of ``channels`` as int16 of shape (n_channels, n_samples)."""
     data_path = h.path.parent / h.file_names[0]
     if not data_path.is_file():
-        raise RecordError(f"record {h.path}: signal file {data_path} named in the header is "
-                          "missing")
+        raise RecordError(f"record {h.path}: signal file {data_path} named in the header "
+                          f"{why_not_a_file(data_path)}")
     offset = h.byte_offsets[0]
     try:
         raw = np.fromfile(data_path, dtype=np.uint8)
@@ -204,11 +215,15 @@ def read_physical(path: Path, leads) -> tuple[np.ndarray, list[str], Header]:
     ``wfdb.rdrecord`` for everything else.
     """
     if not path.is_file():
-        raise RecordError(f"record header {path} does not exist")
+        raise RecordError(f"record header {path} {why_not_a_file(path)}")
     try:
         header = parse_header(path)
     except UnsupportedHeader:
         return _read_physical_wfdb(path, leads)
+    for name in dict.fromkeys(header.file_names):  # also for records read by wfdb below
+        if name != "~" and not (path.parent / name).is_file():  # "~": no signal file
+            raise RecordError(f"record {path}: signal file {path.parent / name} named in the "
+                              f"header {why_not_a_file(path.parent / name)}")
     if not _fast_path_ok(header):
         signal, names, wheader = _read_physical_wfdb(path, leads)
         wheader.comments = header.comments

@@ -17,7 +17,7 @@ from sklearn.utils import Bunch
 from .. import LEAD_NAMES
 from . import _cache
 from ._header import RecordError
-from ._reader import CROP_POLICIES, PAD_POLICIES, ReadSpec, read_record
+from ._reader import CROP_POLICIES, PAD_POLICIES, ReadSpec, read_record, why_not_a_file
 
 _CHUNK = 64  # records per parallel task
 _N_NAMES_IN_MESSAGES = 5
@@ -198,7 +198,8 @@ def _meta_row(path: Path, info: dict) -> dict:
 def _warn_skipped(missing, skipped, stacklevel=3) -> None:
     parts = []
     if missing:
-        parts.append(f"{len(missing)} record(s) absent on disk ({_names(missing)})")
+        shown = [f"{m} {why_not_a_file(Path(m))}" if os.path.lexists(m) else m for m in missing]
+        parts.append(f"{len(missing)} record(s) absent on disk or not files ({_names(shown)})")
     if skipped:
         reasons = [f"{name}: {why}" for name, why in skipped.items()]
         parts.append(f"{len(skipped)} record(s) could not be loaded ({_names(reasons, 3)})")
@@ -336,6 +337,12 @@ def _load(headers, *, fs, duration, leads, crop, pad, n_jobs, cache_dir, on_erro
     present = [h for h in headers if h.is_file()]
     missing = [str(h) for h in headers if not h.is_file()] if len(present) < len(headers) else []
     if missing and not skip:
+        odd = [h for h in map(Path, missing) if os.path.lexists(h)]  # a folder, FIFO, link
+        if odd:
+            raise FileNotFoundError(f"record header {odd[0]} {why_not_a_file(odd[0])}"
+                                    + (f" ({len(missing) - 1} more header(s) unreadable or "
+                                       "absent)" if len(missing) > 1 else "")
+                                    + "; pass on_error='skip' to load the others")
         raise FileNotFoundError(f"{len(missing)} record header(s) not found: {_names(missing)}; "
                                 "pass on_error='skip' to load the others")
     if not present:

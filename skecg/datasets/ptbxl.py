@@ -14,7 +14,8 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from .. import LEAD_NAMES
-from ._wfdb import _load, _names, _warn_skipped, check_common_params
+from ._reader import why_not_a_file
+from ._wfdb import _load, _names, _warn_skipped, check_common_params, check_params
 
 TASKS = ("all", "diagnostic", "subdiagnostic", "superdiagnostic", "form", "rhythm")
 _FILENAME_COLUMN = {100: "filename_lr", 500: "filename_hr"}
@@ -81,6 +82,21 @@ def _check_folds(folds) -> list[int]:
     return [int(f) for f in folds]
 
 
+def _check_strat_fold(db: pd.DataFrame, csv: Path) -> pd.Series:
+    """``strat_fold`` as int64; one line naming the first cell that is not a fold number."""
+    column = db["strat_fold"]
+    numbers_ = pd.to_numeric(column, errors="coerce")
+    bad = numbers_.isna() | (numbers_ != numbers_.round())
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        cell = column.iloc[i]
+        shown = "empty" if pd.isna(cell) else repr(cell) if isinstance(cell, str) else cell
+        raise ValueError(f"{csv}: strat_fold of ecg_id {db['ecg_id'].iloc[i]} is "
+                         f"{shown}; expected a fold number (1-10) in every row "
+                         f"({int(bad.sum())} row(s) have none)")
+    return numbers_.astype(np.int64)
+
+
 def _parse_codes(text, row_id) -> dict:
     try:
         codes = ast.literal_eval(text)
@@ -99,6 +115,7 @@ def load_ptbxl(
     *,
     label_names: None | str | Sequence[str] = None,
     folds: Iterable[int] | None = None,
+    leads: Sequence[str] | None = LEAD_NAMES,
     n_jobs: int | None = 1,
     cache_dir: str | os.PathLike | None = None,
     on_error: str = "raise",
@@ -125,6 +142,10 @@ def load_ptbxl(
         must belong to the task).
     folds : int, iterable of int or None
         Keep only records whose ``strat_fold`` is in ``folds`` (1-10). None: all.
+    leads : sequence of str or None
+        Leads to return, in this order, as in :func:`load_wfdb` (names matched
+        case-insensitively). Default: the 12 standard leads (``skecg.LEAD_NAMES``). None: all
+        leads in the files' order.
     n_jobs, cache_dir, on_error, verbose
         As in :func:`load_wfdb`. With ``on_error='skip'`` unreadable records are left out and
         reported in one warning.
@@ -132,8 +153,8 @@ def load_ptbxl(
     Returns
     -------
     Bunch with
-        X : np.ndarray or np.memmap of shape (n_records, 12, 10 * sampling_rate), float32, mV,
-            leads in ``skecg.LEAD_NAMES`` order
+        X : np.ndarray or np.memmap of shape (n_records, n_leads, 10 * sampling_rate), float32,
+            mV, leads in ``leads`` order (12, ``skecg.LEAD_NAMES``, by default)
         y : np.ndarray of shape (n_records, n_labels), float32 multi-hot (0.0 / 1.0)
         label_names : list of str
         meta : DataFrame with ``ecg_id``, ``patient_id``, ``strat_fold``, ``age``, ``sex``
@@ -162,7 +183,9 @@ def load_ptbxl(
         raise ValueError(f"sampling_rate must be 100 or 500 (the published PTB-XL versions); "
                          f"got {sampling_rate!r}")
     check_common_params(on_error=on_error, n_jobs=n_jobs)
+    leads = check_params(None, None, leads, "start", "zeros")
     db, scp = _read_csvs(path)
+    db["strat_fold"] = _check_strat_fold(db, path / "ptbxl_database.csv")
     if folds is not None:
         folds = _check_folds(folds)
         db = db[db["strat_fold"].isin(folds)]
@@ -185,6 +208,11 @@ def load_ptbxl(
     headers = [Path(os.path.abspath(path / (f + ".hea"))) for f in filenames]
     on_disk = np.array([h.is_file() for h in headers], dtype=bool)
     missing = [f for f, ok in zip(filenames, on_disk, strict=True) if not ok]
+    odd = [h for h, ok in zip(headers, on_disk, strict=True) if not ok and os.path.lexists(h)]
+    if odd and on_error == "raise":  # there but not a file: not "absent"
+        raise FileNotFoundError(f"PTB-XL record header {odd[0]} {why_not_a_file(odd[0])}; "
+                                "expected the published .hea file (pass on_error='skip' to "
+                                "load the others)")
     if missing:
         if not on_disk.any():
             raise FileNotFoundError(f"none of the {len(filenames)} PTB-XL records at "
@@ -197,7 +225,7 @@ def load_ptbxl(
         headers = [h for h, ok in zip(headers, on_disk, strict=True) if ok]
         record_labels = [lab for lab, ok in zip(record_labels, on_disk, strict=True) if ok]
 
-    loaded = _load(headers, fs=sampling_rate, duration=None, leads=LEAD_NAMES, crop="start",
+    loaded = _load(headers, fs=sampling_rate, duration=None, leads=leads, crop="start",
                    pad="zeros", n_jobs=n_jobs, cache_dir=cache_dir, on_error=on_error,
                    verbose=verbose, warn=False,
                    length_hint="PTB-XL records are 10 s; is the file damaged? pass "

@@ -21,10 +21,16 @@ def _folds_array(meta_or_folds) -> np.ndarray:
     if folds.ndim != 1:
         raise ValueError(f"folds must be 1-D (one fold per record); got shape {folds.shape}")
     if folds.dtype.kind not in "iu":
-        if folds.dtype.kind != "f" or not np.all(np.isfinite(folds)) or \
-                not np.all(folds == np.round(folds)):
-            raise ValueError(f"folds must be integers (strat_fold); got dtype {folds.dtype}")
-        folds = folds.astype(np.int64)
+        numeric = pd.to_numeric(pd.Series(folds), errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(numeric) | (numeric != np.round(numeric))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            shown = (repr(folds[i]) if isinstance(folds[i], str)
+                     else "empty" if pd.isna(folds[i]) else folds[i])
+            raise ValueError(f"folds must be integers (strat_fold): record {i} has "
+                             f"{shown} ({int(bad.sum())} of {len(folds)} are not fold "
+                             "numbers)")
+        folds = numeric.astype(np.int64)
     return folds
 
 
@@ -169,3 +175,43 @@ def patient_split(groups, valid_size: float = 0.1, test_size: float = 0.1,
         parts[name], rest = np.sort(rest[held]), rest[keep]
     return Bunch(train=np.sort(rest).astype(np.int64), valid=parts["valid"].astype(np.int64),
                  test=parts["test"].astype(np.int64))
+
+
+def fold_rotation(meta_or_folds, n_splits: int = 10) -> list[Bunch]:
+    """Rotate PTB-XL's stratified folds so that every labelled record is tested exactly once.
+
+    The ten folds are cut into ``n_splits`` consecutive groups (as equal as possible). Split
+    ``r`` tests on group ``r``, selects models on the next group (``r + 1``, cyclically) and
+    trains on the rest, so every record with a fold in 1..10 lands in exactly one test part.
+
+    Parameters
+    ----------
+    meta_or_folds : DataFrame with ``strat_fold`` or array-like of shape (n_records,) of int
+    n_splits : int, default=10
+        Number of rotations, from 3 (test, validation and training groups) to 10 (one fold
+        each: test on one fold, validate on the next, train on eight).
+
+    Returns
+    -------
+    splits : list of Bunch
+        One Bunch per rotation with ``train``, ``valid``, ``test`` (np.ndarray of int64 row
+        indices, sorted), ``train_folds``, ``valid_folds``, ``test_folds`` (tuples of fold
+        numbers) and ``rotation`` (int). A list, so it can be iterated more than once (pass it
+        as ``cv=`` to the :mod:`skecg.evaluation` protocols).
+    """
+    if not isinstance(n_splits, numbers.Integral) or isinstance(n_splits, bool) \
+            or not 3 <= n_splits <= 10:
+        raise ValueError(f"n_splits must be an int from 3 to 10 (groups of PTB-XL's 10 folds); "
+                         f"got {n_splits!r}.")
+    folds = _folds_array(meta_or_folds)
+    groups = [tuple(int(f) for f in g) for g in np.array_split(np.arange(1, 11), n_splits)]
+    splits = []
+    for rotation in range(n_splits):
+        test_folds, valid_folds = groups[rotation], groups[(rotation + 1) % n_splits]
+        train_folds = tuple(f for f in range(1, 11) if f not in test_folds + valid_folds)
+        split = ptbxl_split(folds, train_folds=train_folds, valid_folds=valid_folds,
+                            test_folds=test_folds)
+        split.update(train_folds=train_folds, valid_folds=valid_folds, test_folds=test_folds,
+                     rotation=rotation)
+        splits.append(split)
+    return splits
