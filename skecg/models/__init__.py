@@ -13,6 +13,16 @@ from torch import nn
 
 from .cpc import CPCNetwork
 from .heads import LinearHead, PaperHead, ProjectionMLP
+from .transformer import (
+    STANDARD_LEADS,
+    TRANSFORMER_SIZES,
+    ECGTransformer,
+    TransformerBlock,
+    lead_indices,
+    patchify,
+    sincos_positions,
+    transformer,
+)
 from .xresnet1d import XResNet1d, xresnet1d18, xresnet1d34, xresnet1d50, xresnet1d101
 
 BACKBONES: dict[str, Callable[..., nn.Module]] = {
@@ -21,6 +31,7 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "xresnet1d50": xresnet1d50,
     "xresnet1d101": xresnet1d101,
     "cpc": CPCNetwork,
+    "transformer": transformer,
 }
 
 
@@ -30,7 +41,8 @@ def make_backbone(name: str, n_leads: int, **kwargs) -> nn.Module:
     Parameters
     ----------
     name : str
-        One of ``BACKBONES``: "xresnet1d18", "xresnet1d34", "xresnet1d50", "xresnet1d101", "cpc".
+        One of ``BACKBONES``: "xresnet1d18", "xresnet1d34", "xresnet1d50", "xresnet1d101", "cpc",
+        "transformer" (:class:`ECGTransformer`; ``width`` overrides its "small" preset).
     n_leads : int
         Number of input channels.
     **kwargs
@@ -53,11 +65,19 @@ def make_backbone(name: str, n_leads: int, **kwargs) -> nn.Module:
 __all__ = [
     "BACKBONES",
     "CPCNetwork",
+    "ECGTransformer",
     "LinearHead",
     "PaperHead",
     "ProjectionMLP",
+    "STANDARD_LEADS",
+    "TRANSFORMER_SIZES",
+    "TransformerBlock",
     "XResNet1d",
+    "lead_indices",
     "make_backbone",
+    "patchify",
+    "sincos_positions",
+    "transformer",
     "xresnet1d18",
     "xresnet1d34",
     "xresnet1d50",

@@ -1,4 +1,5 @@
-"""Self-supervised losses of the paper: CPC's InfoNCE, SimCLR's NT-Xent, BYOL and SwAV.
+"""Self-supervised losses: CPC's InfoNCE, SimCLR's NT-Xent, BYOL and SwAV (the paper's), and
+ST-MEM's masked patch reconstruction, JEPA's latent regression and CMSC's contrast.
 
 Each loss is a functional form plus a small ``nn.Module`` carrying the paper's defaults.
 """
@@ -15,14 +16,18 @@ from torch import Tensor, nn
 
 __all__ = [
     "BYOLLoss",
+    "CMSCLoss",
     "InfoNCELoss",
     "NTXentLoss",
     "SwAVLoss",
     "byol_loss",
+    "cmsc_loss",
     "cpc_loss_inputs",
     "info_nce_accuracy",
     "info_nce_logits",
     "info_nce_loss",
+    "jepa_loss",
+    "masked_patch_mse",
     "nt_xent_loss",
     "sample_negative_indices",
     "sinkhorn_knopp",
@@ -634,3 +639,126 @@ class SwAVLoss(nn.Module):
         """Loss for per-view ``(batch, K)`` prototype scores; a scalar tensor."""
         return swav_loss(scores, queue_scores, self.temperature, self.sinkhorn_epsilon,
                          self.sinkhorn_iterations, self.crops_for_assign)
+
+
+# ------------------------------------------------------------------------------------ ST-MEM
+
+
+def masked_patch_mse(pred: Tensor, target: Tensor, mask: Tensor, normalize_target: bool = True,
+                     eps: float = 1e-6) -> Tensor:
+    """ST-MEM's reconstruction loss: mean squared error over the masked patches only.
+
+    Parameters
+    ----------
+    pred, target : Tensor of shape (..., n_patches, patch_length)
+        Reconstructed and true patches (mV, or any unit: see ``normalize_target``).
+    mask : Tensor of shape (..., n_patches), bool
+        True where a patch was masked (hidden from the encoder).
+    normalize_target : bool, default=True
+        Standardise each target patch by its own mean and unbiased standard deviation,
+        ``(t - mean) / sqrt(var + eps)`` (a one-sample patch becomes 0).
+    eps : float, default=1e-6
+
+    Returns
+    -------
+    Tensor of shape ()
+        ``sum_masked mean_p (pred - target)^2 / n_masked`` (0 when nothing is masked).
+    """
+    if pred.shape != target.shape or mask.shape != pred.shape[:-1]:
+        raise ValueError(f"pred {tuple(pred.shape)}, target {tuple(target.shape)} and mask "
+                         f"{tuple(mask.shape)} must be (..., N, p), (..., N, p) and (..., N).")
+    target = target.detach()
+    if normalize_target:
+        mean = target.mean(-1, keepdim=True)
+        var = (target.var(-1, keepdim=True) if target.shape[-1] > 1
+               else torch.zeros_like(mean))
+        target = (target - mean) / (var + eps).sqrt()
+    per_patch = (pred - target).pow(2).mean(-1)
+    weight = mask.to(per_patch.dtype)
+    return (per_patch * weight).sum() / weight.sum().clamp(min=1)
+
+
+# --------------------------------------------------------------------------------------- JEPA
+
+
+def jepa_loss(pred: Tensor, target: Tensor, loss: str = "l1", beta: float = 1.0) -> Tensor:
+    """JEPA's latent regression: predicted vs target-encoder tokens; no gradient to ``target``.
+
+    Parameters
+    ----------
+    pred, target : Tensor of shape (..., width)
+        Predictor outputs and target-encoder outputs at the masked positions.
+    loss : {"l1", "smooth_l1"}, default="l1"
+        Mean absolute error (Weimann & Conrad) or smooth L1 with ``beta`` (Kim et al.).
+    beta : float, default=1.0
+
+    Returns
+    -------
+    Tensor of shape ()
+        Mean over all elements (0 when there are none).
+    """
+    if pred.shape != target.shape:
+        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ.")
+    if pred.numel() == 0:  # nothing masked (a one-patch record): nothing to predict
+        return pred.sum()
+    if loss == "l1":
+        return F.l1_loss(pred, target.detach())
+    if loss == "smooth_l1":
+        return F.smooth_l1_loss(pred, target.detach(), beta=beta)
+    raise ValueError(f"loss must be 'l1' or 'smooth_l1', got {loss!r}.")
+
+
+# --------------------------------------------------------------------------------------- CMSC
+
+
+def cmsc_loss(a: Tensor, b: Tensor, temperature: float = 0.1,
+              groups: Tensor | None = None) -> Tensor:
+    """Contrastive multi-segment coding: segments of the same record (or patient) attract.
+
+    With ``S = cos(a_i, b_j) / temperature``, the loss is
+    ``0.5 * mean_pos(-log softmax_row(S)) + 0.5 * mean_pos(-log softmax_col(S))`` over the
+    positive pairs (i, j): same ``groups`` value, or ``i == j`` without groups.
+
+    Parameters
+    ----------
+    a, b : Tensor of shape (batch, d)
+        Embeddings of the first and second segment of each record.
+    temperature : float, default=0.1
+    groups : Tensor of shape (batch,), optional
+        Record or patient id per row; rows sharing an id are positives of each other.
+
+    Returns
+    -------
+    Tensor of shape ()
+    """
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError(f"a and b must have equal shape (batch, d), got {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
+    sim = F.normalize(a, dim=1) @ F.normalize(b, dim=1).T / temperature
+    if groups is None:
+        rows = F.log_softmax(sim, dim=1).diagonal()
+        cols = F.log_softmax(sim, dim=0).diagonal()
+        return -0.5 * (rows.mean() + cols.mean())
+    positive = (groups[:, None] == groups[None, :]).to(sim.dtype)
+    n_pos = positive.sum()
+    rows = (F.log_softmax(sim, dim=1) * positive).sum() / n_pos
+    cols = (F.log_softmax(sim, dim=0) * positive).sum() / n_pos
+    return -0.5 * (rows + cols)
+
+
+class CMSCLoss(nn.Module):
+    """CMSC loss module (see :func:`cmsc_loss`).
+
+    Parameters
+    ----------
+    temperature : float
+        Softmax temperature (authors: 0.1).
+    """
+
+    def __init__(self, temperature: float = 0.1) -> None:
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, a: Tensor, b: Tensor, groups: Tensor | None = None) -> Tensor:
+        """Loss for two ``(batch, d)`` segment embeddings; a scalar tensor."""
+        return cmsc_loss(a, b, self.temperature, groups)

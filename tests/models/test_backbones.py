@@ -22,6 +22,7 @@ SMALL = {
     "xresnet1d50": {"width": 8},
     "xresnet1d101": {"width": 4},
     "cpc": {"encoder_width": 16, "context_width": 8},
+    "transformer": {"size": "tiny", "patch_length": 8},
 }
 
 
