@@ -4,10 +4,11 @@ Pretraining and embedding from the command line
 
 The ``skecg`` command runs the common jobs without writing Python: ``skecg quickstart`` (the
 paper's comparison in small), ``skecg pretrain`` (train one encoder and save it), ``skecg embed``
-(embed a folder's records with a saved encoder into a ``.npy`` file) and ``skecg evaluate``
-(linear evaluation of a saved encoder). Every subcommand takes the data the same way: ``--data``
-(a PTB-XL folder), else ``$SKECG_DATA``, else a download of 500 PTB-XL records, else synthetic
-ECG behind a banner; ``--synthetic`` forces synthetic ECG. See :doc:`/cli` for every option.
+(embed every record of a folder with a saved encoder into a ``.npz`` file with the record ids)
+and ``skecg evaluate`` (linear evaluation of a saved encoder). ``quickstart``, ``pretrain`` and
+``evaluate`` take the data the same way: ``--data`` (a PTB-XL folder), else ``$SKECG_DATA``, else
+a download of 500 PTB-XL records, else synthetic ECG behind a banner; ``--synthetic`` forces
+synthetic ECG. ``embed`` takes any folder of WFDB records. See :doc:`/cli` for every option.
 
 This example runs the commands through :func:`subprocess.run`, exactly as in a shell.
 """
@@ -46,15 +47,17 @@ run("pretrain", "--method", "simclr", "--epochs", "3", *data_args, "--output", m
 # %%
 # Embed every record of the folder
 # --------------------------------
-# One row per record: the encoder's sliding 2.5 s windows averaged per record.
-run("embed", "--model", model_file, *data_args, "--output", str(workdir / "embeddings.npy"))
-embeddings = np.load(workdir / "embeddings.npy")
-print("embeddings:", embeddings.shape, embeddings.dtype)
+# One row per record: the encoder's sliding 2.5 s windows averaged per record. The ``.npz``
+# file holds the rows and, beside them, each row's record id (for PTB-XL, its ``ecg_id``).
+run("embed", "--model", model_file, *data_args, "--output", str(workdir / "embeddings.npz"))
+with np.load(workdir / "embeddings.npz") as saved:
+    embeddings, record_ids = saved["embeddings"], saved["record_ids"]
+print("embeddings:", embeddings.shape, embeddings.dtype, "| first records:", record_ids[:3])
 
 # %%
 # A user error is one line on standard error and exit status 2, never a traceback:
 done = subprocess.run([*skecg, "embed", "--model", str(workdir / "missing.skecg"), *data_args,
-                       "--output", str(workdir / "x.npy")], capture_output=True, text=True)
+                       "--output", str(workdir / "x.npz")], capture_output=True, text=True)
 print("exit status", done.returncode, "|", done.stderr.strip())
 
 # %%

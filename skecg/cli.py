@@ -16,12 +16,29 @@ import numpy as np
 from . import __version__
 
 PTBXL_SUBSET_RECORDS = 500
-SYNTHETIC_BANNER = "\n".join([
-    "=" * 72,
-    " SYNTHETIC DATA: no PTB-XL folder was found or downloaded. The numbers below",
-    " come from simulated ECGs and say nothing about real performance.",
-    "=" * 72,
-])
+_SYNTHETIC_MEANING = {
+    "quickstart": " The numbers below come from simulated ECGs and say nothing about real\n"
+                  " performance.",
+    "evaluate": " The numbers below come from simulated ECGs and say nothing about real\n"
+                " performance.",
+    "pretrain": " The model is trained on simulated ECGs: it has learned nothing about real\n"
+                " ECGs. OUTPUT.json beside the model says so.",
+    "embed": " These are embeddings of simulated ECGs, not of your records; the output\n"
+             " file says so (synthetic=True, data=...).",
+}
+
+
+def synthetic_banner(command: str = "quickstart", forced: bool = False) -> str:
+    """The banner printed before a ``command`` runs on synthetic ECG (``--synthetic``: forced)."""
+    why = ("--synthetic was given" if forced
+           else "no PTB-XL folder was found or downloaded")
+    return "\n".join(["=" * 72, f" SYNTHETIC DATA: {why}.",
+                      _SYNTHETIC_MEANING.get(command, _SYNTHETIC_MEANING["quickstart"]),
+                      "=" * 72])
+
+
+SYNTHETIC_BANNER = synthetic_banner()
+EMBED_FORMATS = ("auto", "wfdb", "ptbxl", "challenge")
 
 # Small CPU configurations: about a minute each on 2 cores for the 500-record PTB-XL subset
 # (benchmarks/results/bench_linear_probe.txt: 1.5 s per CPC epoch, 0.25 s per SimCLR epoch).
@@ -102,7 +119,7 @@ def _check_output_file(output) -> None:
 def _load_data(args) -> tuple:
     """Return (data Bunch, description, synthetic flag) following --data/$SKECG_DATA/download.
 
-    Synthetic data is always announced with :data:`SYNTHETIC_BANNER`.
+    Synthetic data is always announced with :func:`synthetic_banner` (worded for the command).
     """
     from .datasets import load_ptbxl, make_synthetic_ecg
 
@@ -114,7 +131,7 @@ def _load_data(args) -> tuple:
              f"to {cache}")
         path = _download_ptbxl_subset(cache, PTBXL_SUBSET_RECORDS)
     if args.synthetic or path is None:
-        print(SYNTHETIC_BANNER, flush=True)
+        print(synthetic_banner(args.command, forced=args.synthetic), flush=True)
         data = make_synthetic_ecg(n_records=400, random_state=0)
         return data, "synthetic ECG (400 records)", True
     path = Path(path)
@@ -245,7 +262,7 @@ def _pretrain(args) -> int:
     if not args.resume and any(p.name[0] != "." for p in checkpoints.glob("*")):
         raise UsageError(f"{checkpoints} holds the checkpoints of an unfinished run; add "
                          "--resume to continue it, or delete the folder")
-    data, description, _ = _load_data(args)
+    data, description, synthetic = _load_data(args)
     _say(f"pretraining {args.method.upper()} on {description}; checkpoints in {checkpoints}")
     try:
         encoder.fit(data.X)
@@ -261,7 +278,8 @@ def _pretrain(args) -> int:
     if not is_main_process():  # data-parallel: rank 0 writes the model
         return 0
     encoder.save(args.output)
-    _say(f"saved {args.output}")
+    sidecar = _write_provenance(args.output, args, description, synthetic)
+    _say(f"saved {args.output} (and {sidecar.name}: data it was trained on)")
     if args.checkpoint_dir is None:  # the run finished: its own checkpoints are not needed
         shutil.rmtree(checkpoints, ignore_errors=True)
     return 0
@@ -284,13 +302,97 @@ def _load_model(path):
     return BaseSSLEncoder.load(path)  # one-line errors naming the file for anything else
 
 
+def _write_provenance(model_path, args, description: str, synthetic: bool) -> Path:
+    """Write ``MODEL.json`` beside a saved model: the data it was trained on, synthetic or not."""
+    import json
+
+    sidecar = Path(f"{model_path}.json")
+    record = {"model": Path(model_path).name, "data": description, "synthetic": bool(synthetic),
+              "command": ["skecg", *args.argv], "skecg_version": __version__}
+    sidecar.write_text(json.dumps(record, indent=2) + "\n")
+    return sidecar
+
+
+def embedding_file(output) -> Path:
+    """The file ``skecg embed --output OUTPUT`` writes: OUTPUT, with ``.npz`` added if missing."""
+    path = Path(output)
+    return path if path.suffix.lower() == ".npz" else path.with_name(path.name + ".npz")
+
+
+def _embed_records(args, encoder) -> tuple:
+    """(X, record ids, description, synthetic) for ``skecg embed``: every record of --data."""
+    from . import LEAD_NAMES
+    from .datasets import load_physionet_challenge, load_wfdb, make_synthetic_ecg
+
+    _check_cache_dir(args.cache_dir)
+    n_leads = int(encoder.n_leads_in_)
+    if args.synthetic:
+        print(synthetic_banner("embed", forced=True), flush=True)
+        data = make_synthetic_ecg(n_records=400, n_leads=n_leads, fs=encoder.fs,
+                                  random_state=args.seed)
+        ids = [f"synthetic-{i:04d}" for i in range(len(data.X))]
+        return data.X, ids, f"synthetic ECG ({len(ids)} records)", True
+    folder = args.data or os.environ.get("SKECG_DATA")
+    if folder is None:
+        raise UsageError("no --data and no $SKECG_DATA: pass --data FOLDER (WFDB records, a "
+                         "PTB-XL or a PhysioNet challenge folder) or --synthetic")
+    folder = Path(folder)
+    if not folder.exists() and not Path(f"{folder}.hea").is_file():
+        raise UsageError(f"--data {folder} does not exist")
+    leads = args.leads or (LEAD_NAMES if n_leads == len(LEAD_NAMES) else None)
+    if leads is None or len(leads) != n_leads:
+        named = "" if leads is None else f"--leads names {len(leads)}; "
+        raise UsageError(f"{named}the model takes {n_leads} leads: name them, in its order, "
+                         "with --leads")
+    kind = args.format
+    if kind == "auto":
+        kind = "ptbxl" if (folder / "ptbxl_database.csv").is_file() else "wfdb"
+    common = dict(leads=leads, n_jobs=2, cache_dir=args.cache_dir, on_error=args.on_error,
+                  verbose=_progress())
+    if kind == "ptbxl":
+        from .datasets.ptbxl import _read_csvs
+
+        db = _read_csvs(folder)[0]
+        column = "filename_lr" if encoder.fs <= 100 else "filename_hr"
+        records = [os.path.abspath(folder / name) for name in db[column].astype(str)]
+        data = load_wfdb(records, fs=encoder.fs, duration=args.duration, **common)
+        by_path = dict(zip(records, db["ecg_id"].astype(str), strict=True))
+        ids = [by_path[str(path)] for path in data.meta["path"]]
+    elif kind == "challenge":
+        if not folder.is_dir():
+            raise UsageError(f"--data {folder} is not a folder of challenge records")
+        data = load_physionet_challenge(folder, fs=encoder.fs, duration=args.duration or 10,
+                                        drop_unlabeled=False, **common)
+        ids = list(data.meta["record"])
+    else:
+        data = load_wfdb(folder, fs=encoder.fs, duration=args.duration, **common)
+        root = folder.resolve() if folder.is_dir() else folder.resolve().parent
+        ids = [Path(path).resolve().relative_to(root).as_posix() if folder.is_dir()
+               else Path(path).name for path in data.meta["path"]]
+    left_out = len(data.missing) + len(data.skipped)
+    description = (f"{len(ids)} records of {folder} ({kind} at {encoder.fs:g} Hz"
+                   + (f"; {left_out} unreadable left out" if left_out else "") + ")")
+    return data.X, ids, description, False
+
+
 def _embed(args) -> int:
-    _check_output_file(args.output)
+    output = embedding_file(args.output)
+    _check_output_file(output)
     encoder = _load_model(args.model)
-    data, description, _ = _load_data(args)
-    embeddings = encoder.transform(data.X)
-    np.save(args.output, embeddings)
-    _say(f"wrote embeddings {embeddings.shape} of {description} to {args.output}")
+    X, ids, description, synthetic = _embed_records(args, encoder)
+    embeddings = encoder.transform(X)
+    per_record = len(embeddings) // len(ids)  # aggregate=None: one row per window
+    record_ids = np.repeat(np.asarray(ids, dtype=str), per_record)
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as file:
+            np.savez(file, embeddings=embeddings, record_ids=record_ids,
+                     model=str(args.model), data=description, synthetic=bool(synthetic))
+        os.replace(tmp, output)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _say(f"wrote {output}: embeddings {embeddings.shape} and record_ids of {description}")
     return 0
 
 
@@ -360,10 +462,36 @@ def build_parser() -> argparse.ArgumentParser:
                           "re-launches the command with torchrun")
     pre.set_defaults(func=_pretrain)
 
-    emb = sub.add_parser("embed", help="embed records with a saved encoder (.npy output)")
-    _add_data_args(emb)
-    emb.add_argument("--model", required=True)
-    emb.add_argument("--output", required=True)
+    emb = sub.add_parser(
+        "embed", help="embed every record of a folder with a saved encoder (.npz output)",
+        description="Embed every record of --data (a folder of WFDB records, a PTB-XL or a "
+                    "PhysioNet challenge folder) with a saved encoder. Records are resampled "
+                    "to the encoder's rate. Writes OUTPUT.npz with 'embeddings' (one row per "
+                    "record), 'record_ids' (the row's record: its path under --data without "
+                    "extension, the PTB-XL ecg_id, or the challenge record name), 'model', "
+                    "'data' and 'synthetic'; read it with numpy.load.")
+    emb.add_argument("--model", required=True, help="model file written by skecg pretrain")
+    emb.add_argument("--data", help="folder of WFDB records (.hea + .dat/.mat, searched "
+                                    "recursively), a record path, a PTB-XL folder or a "
+                                    "PhysioNet challenge folder (default: $SKECG_DATA)")
+    emb.add_argument("--format", choices=EMBED_FORMATS, default="auto",
+                     help="how to read --data: wfdb (every record found), ptbxl (the records "
+                          "listed in ptbxl_database.csv; ids are ecg_id), challenge (every "
+                          "record, labelled or not, 10 s by default); auto: ptbxl if "
+                          "ptbxl_database.csv is there, else wfdb")
+    emb.add_argument("--duration", type=float, default=None,
+                     help="crop/pad every record to this many seconds (needed when records "
+                          "differ in length)")
+    emb.add_argument("--leads", nargs="+", default=None,
+                     help="lead names in the model's order (default: the 12 standard leads)")
+    emb.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                     help="skip: leave unreadable records out, and say which")
+    emb.add_argument("--synthetic", action="store_true",
+                     help="embed synthetic ECG instead (a marked test run)")
+    emb.add_argument("--cache-dir", default=None, help="cache of parsed records")
+    emb.add_argument("--seed", type=int, default=0, help="seed of the synthetic ECG")
+    emb.add_argument("--output", required=True,
+                     help="file to write (.npz is added when the name lacks it)")
     emb.set_defaults(func=_embed)
 
     ev = sub.add_parser("evaluate", help="linear evaluation of a saved encoder on PTB-XL")

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from skecg.cli import SYNTHETIC_BANNER, main
+from skecg.cli import SYNTHETIC_BANNER, main, synthetic_banner
 
 
 def test_quickstart_synthetic_writes_table_and_plot(tmp_path, capsys):
@@ -40,6 +40,8 @@ def test_pretrain_embed_evaluate_roundtrip(tmp_path, ptbxl_path, capsys):
     emb = tmp_path / "emb.npy"
     assert main(["embed", "--model", str(model), "--data", str(ptbxl_path),
                  "--output", str(emb)]) == 0
+    assert f"wrote {emb}.npz:" in capsys.readouterr().out  # the real file name
+    assert (tmp_path / "emb.npy.npz").is_file() and not emb.exists()
     assert main(["evaluate", "--model", str(tmp_path / "missing.skecg"),
                  "--data", str(ptbxl_path)]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -178,14 +180,29 @@ def test_output_into_missing_folder_is_checked_before_training(tmp_path, capsys,
     assert f"--output folder {blocker / 'o'} cannot be created" in err
 
 
-def test_synthetic_banner_in_every_subcommand(tmp_path, capsys, tiny_presets):
+def test_synthetic_banner_in_every_subcommand_and_outputs_marked(tmp_path, capsys,
+                                                                 tiny_presets):
+    import json
+
+    import numpy as np
+
     model = tmp_path / "m.skecg"
     assert main(["pretrain", "--synthetic", "--method", "simclr", "--epochs", "1",
                  "--output", str(model)]) == 0
-    assert SYNTHETIC_BANNER in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert synthetic_banner("pretrain", forced=True) in out and "numbers below" not in out
+    sidecar = json.loads((tmp_path / "m.skecg.json").read_text())
+    assert sidecar["synthetic"] is True and sidecar["data"].startswith("synthetic ECG")
     assert main(["embed", "--synthetic", "--model", str(model),
-                 "--output", str(tmp_path / "e.npy")]) == 0
-    assert SYNTHETIC_BANNER in capsys.readouterr().out
+                 "--output", str(tmp_path / "e.npz")]) == 0
+    out = capsys.readouterr().out
+    assert synthetic_banner("embed", forced=True) in out and "numbers below" not in out
+    with np.load(tmp_path / "e.npz") as saved:
+        assert bool(saved["synthetic"]) and str(saved["data"]).startswith("synthetic ECG")
+        assert saved["record_ids"][0] == "synthetic-0000"
+    for command in ("quickstart", "evaluate"):
+        assert "The numbers below come from simulated ECGs" in synthetic_banner(command)
+    assert SYNTHETIC_BANNER == synthetic_banner("quickstart")
 
 
 def test_evaluate_on_a_one_class_test_set_says_so(tmp_path, capsys, monkeypatch):
@@ -205,3 +222,111 @@ def test_evaluate_on_a_one_class_test_set_says_so(tmp_path, capsys, monkeypatch)
     monkeypatch.setattr(cli, "_load_data", lambda args: (data, "test data", False))
     err = _one_line_error(capsys, ["evaluate", "--model", str(model)])
     assert "holds a single class for every label, so no AUC can be measured" in err
+
+
+# ------------------------------------------------------------------------------- embed
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A tiny 12-lead CPC model at 100 Hz, saved."""
+    import numpy as np
+
+    from skecg.ssl import CPCEncoder
+
+    X = np.random.default_rng(0).standard_normal((16, 12, 300)).astype(np.float32)
+    path = tmp_path_factory.mktemp("model") / "cpc.skecg"
+    CPCEncoder(encoder_width=8, context_width=8, steps=1, n_negatives=2, crop_length=100,
+               batch_size=8, max_epochs=1, random_state=0).fit(X).save(path)
+    return path
+
+
+def _embedded(path):
+    import numpy as np
+
+    with np.load(path) as npz:
+        return {name: npz[name] for name in npz.files}
+
+
+@pytest.mark.parametrize("fmt", ["auto", "wfdb", "challenge"])
+def test_embed_shared_challenge_folder_keeps_every_record_with_ids(tmp_path, challenge_path,
+                                                                   tiny_model, capsys, fmt):
+    import numpy as np
+
+    from skecg.datasets import load_wfdb
+    from skecg.ssl import BaseSSLEncoder
+
+    assert main(["embed", "--model", str(tiny_model), "--data", str(challenge_path),
+                 "--format", fmt, "--output", str(tmp_path / "emb")]) == 0
+    out = capsys.readouterr().out
+    written = tmp_path / "emb.npz"
+    assert f"wrote {written}:" in out and "51 records" in out
+    saved = _embedded(written)
+    names = sorted(p.stem for p in challenge_path.glob("*.hea"))
+    assert len(names) == 51 and saved["embeddings"].shape[0] == 51
+    assert list(saved["record_ids"]) == names  # JS00001 (#Age: no space), HR* (unit mv) too
+    assert not saved["synthetic"] and str(challenge_path) in str(saved["data"])
+    model = BaseSSLEncoder.load(tiny_model)  # rows equal the encoder's own transform
+    X = load_wfdb(challenge_path, fs=model.fs, duration=10 if fmt == "challenge" else None).X
+    np.testing.assert_allclose(saved["embeddings"], model.transform(X), rtol=1e-5, atol=1e-6)
+
+
+def _write_records(folder, specs):
+    import numpy as np
+    import wfdb
+
+    from skecg import LEAD_NAMES
+
+    for sub, name, fs, seconds, comments in specs:
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        n = int(fs * seconds)
+        signal = np.sin(np.arange(n)[:, None] / fs * np.arange(1, 13)) * 0.5
+        wfdb.wrsamp(name, fs=fs, units=["mV"] * 12, sig_name=list(LEAD_NAMES), p_signal=signal,
+                    fmt=["16"] * 12, comments=comments, write_dir=str(folder / sub))
+
+
+def test_embed_any_wfdb_folder_keeps_unlabelled_records_and_names_rows(tmp_path, tiny_model,
+                                                                       capsys):
+    folder = tmp_path / "records"
+    _write_records(folder, [("a", "r1", 500, 10, ["Dx: 426783006"]),
+                            ("a", "r2", 250, 10, []),  # another rate, no label
+                            ("b/c", "r1", 100, 10, ["Dx: "])])  # same name, other folder
+    for fmt in ("auto", "challenge"):
+        with pytest.warns(UserWarning, match="r1 in .*records/a, .*records/b/c"):
+            assert main(["embed", "--model", str(tiny_model), "--data", str(folder), "--format",
+                         fmt, "--output", str(tmp_path / f"{fmt}.npz")]) == 0
+    ids = {fmt: list(_embedded(tmp_path / f"{fmt}.npz")["record_ids"])
+           for fmt in ("auto", "challenge")}
+    assert ids["auto"] == ["a/r1", "a/r2", "b/c/r1"]  # unique: path under --data
+    assert ids["challenge"] == ["r1", "r2", "r1"]
+    assert _embedded(tmp_path / "auto.npz")["embeddings"].shape[0] == 3
+    _write_records(folder, [("d", "long", 100, 30, [])])  # another length
+    with pytest.warns(UserWarning, match="more than one folder"):
+        err = _one_line_error(capsys, ["embed", "--model", str(tiny_model), "--data",
+                                       str(folder), "--output", str(tmp_path / "x")])
+        assert "long.hea has 3000 samples" in err and "duration" in err
+        assert main(["embed", "--model", str(tiny_model), "--data", str(folder), "--duration",
+                     "10", "--output", str(tmp_path / "x")]) == 0
+    assert len(_embedded(tmp_path / "x.npz")["record_ids"]) == 4
+
+
+def test_embed_ptbxl_keeps_records_without_a_task_label(tmp_path, ptbxl_path, tiny_model):
+    from skecg.datasets import load_ptbxl
+
+    labelled = load_ptbxl(ptbxl_path, task="rhythm", folds=[10])
+    assert labelled.dropped_no_label > 0  # the rhythm task leaves records out
+    with pytest.raises(SystemExit):  # embed takes no --task: it keeps every record
+        main(["embed", "--model", str(tiny_model), "--data", str(ptbxl_path), "--task",
+              "rhythm", "--output", str(tmp_path / "p.npz")])
+    assert main(["embed", "--model", str(tiny_model), "--data", str(ptbxl_path),
+                 "--output", str(tmp_path / "p.npz")]) == 0
+    ids = _embedded(tmp_path / "p.npz")["record_ids"]
+    assert list(ids) == [str(i) for i in range(1, 501)]  # every ecg_id, in the CSV's order
+
+
+def test_embed_usage_errors_are_one_line(tmp_path, tiny_model, capsys, monkeypatch):
+    monkeypatch.delenv("SKECG_DATA", raising=False)
+    base = ["embed", "--model", str(tiny_model), "--output", str(tmp_path / "e")]
+    assert "pass --data FOLDER" in _one_line_error(capsys, base)
+    assert "does not exist" in _one_line_error(capsys, [*base, "--data", str(tmp_path / "no")])
+    err = _one_line_error(capsys, [*base, "--data", str(tmp_path), "--leads", "I", "II"])
+    assert "--leads names 2; the model takes 12 leads" in err
+    assert not list(tmp_path.glob("*.npz")) and not list(tmp_path.glob(".*"))
