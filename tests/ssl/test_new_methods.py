@@ -296,3 +296,21 @@ def test_pipeline_grid_search(cls, grid, ptbxl_path):
     scores = search.cv_results_["mean_test_score"]
     assert np.all((scores > 0) & (scores <= 1))
     assert search.predict_proba(data.X[:3]).shape == (3, data.y.shape[1])
+
+
+def test_standardize_statistics_follow_the_lead_names(ptbxl_small):
+    X = ptbxl_small
+    est = JEPAEncoder(**{**TINY[JEPAEncoder], "input_scaling": "standardize"}).fit(X)
+    one = est.set_params(leads=["V1"]).transform(X[:, 6:7])
+    scaled = (X[:, 6:7] - est.input_mean_[6]) / est.input_scale_[6]
+    with torch.no_grad():
+        windows = torch.as_tensor(scaled).unfold(-1, 250, 250)  # (n, 1, 4 windows, 250)
+        per_window = [est.module_.backbone.forward_features(windows[:, :, w], leads=["V1"])
+                      for w in range(4)]
+        expected = torch.stack(per_window).mean(0).numpy()
+    np.testing.assert_allclose(one, expected, rtol=1e-4, atol=1e-5)
+    assert est.input_mean_.shape == (12,)  # restored after the subset
+    subset = JEPAEncoder(**{**TINY[JEPAEncoder], "input_scaling": "standardize",
+                            "leads": ["V1", "V2"]}).fit(X[:, 6:8])
+    with pytest.raises(ValueError, match="statistics of the fitted leads"):
+        subset.set_params(leads=["I"]).transform(X[:, :1])
