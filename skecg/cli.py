@@ -62,7 +62,11 @@ def _say(message: str) -> None:
 
 
 def _progress() -> int:
-    """Verbosity of training: progress bars and epoch logs on a terminal, quiet otherwise."""
+    """Verbosity of record loading: progress bars on a terminal, quiet in a log file.
+
+    Training always logs: the encoders' ``verbose=1`` writes one plain line per epoch, with a
+    progress bar on a terminal (:class:`skecg._progress.EpochProgress`).
+    """
     return int(sys.stderr.isatty())
 
 
@@ -166,7 +170,7 @@ def _quickstart(args) -> int:
     standardized = Bunch(**{**data, "X": X})
     tables = []
     for method in args.methods:
-        params = dict(CPU_PRESETS[method], random_state=args.seed, verbose=_progress())
+        params = dict(CPU_PRESETS[method], random_state=args.seed, verbose=1)  # epoch lines
         if args.epochs is not None:
             params["max_epochs"] = args.epochs
         encoder = ENCODERS[method](**params)
@@ -249,7 +253,7 @@ def _pretrain(args) -> int:
     if args.devices > 1 and "WORLD_SIZE" not in os.environ:
         return _launch_data_parallel(args)
     checkpoints = Path(args.checkpoint_dir or f"{args.output}.checkpoints")
-    params = dict(CPU_PRESETS[args.method], random_state=args.seed, verbose=_progress(),
+    params = dict(CPU_PRESETS[args.method], random_state=args.seed, verbose=1,  # epoch lines
                   checkpoint_dir=str(checkpoints), resume=args.resume)
     if args.devices > 1:  # one process per GPU with CUDA, else CPU processes (gloo)
         import torch
@@ -259,10 +263,15 @@ def _pretrain(args) -> int:
         params["max_epochs"] = args.epochs
     encoder = ENCODERS[args.method](**params)
     encoder._validate_params()
-    if not args.resume and any(p.name[0] != "." for p in checkpoints.glob("*")):
-        raise UsageError(f"{checkpoints} holds the checkpoints of an unfinished run; add "
-                         "--resume to continue it, or delete the folder")
     data, description, synthetic = _load_data(args)
+    if not args.resume:  # a run of this same command (method, parameters, data) is there
+        from .ssl._checkpoint import data_fingerprint
+
+        same, _ = encoder._runs_of_this_fit(data.X.shape[1], data_fingerprint(data.X))
+        if same:
+            raise UsageError(f"{checkpoints} holds the checkpoints of a run of this same "
+                             f"command ({same[-1].name}); add --resume to continue it, or "
+                             "delete the folder")
     _say(f"pretraining {args.method.upper()} on {description}; checkpoints in {checkpoints}")
     try:
         encoder.fit(data.X)

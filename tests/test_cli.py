@@ -101,7 +101,8 @@ def test_ctrl_c_in_pretrain_exits_130_keeps_epoch_and_resumes(tmp_path, monkeypa
     assert err.startswith("skecg pretrain: interrupted")
     assert f"interrupted after 1 of 3 epochs; epoch 1 is kept in {checkpoints}" in err
     assert f"nothing was written to {model}" in err and "--resume" in err
-    assert not model.exists() and [p.name for p in checkpoints.iterdir()] == ["epoch-00001"]
+    (run,) = checkpoints.iterdir()  # the fit's own run folder
+    assert not model.exists() and [p.name for p in run.iterdir()] == ["epoch-00001"]
     assert main(command) == 2  # never restarts over the kept checkpoint
     assert "add --resume" in capsys.readouterr().err
     assert main([*command, "--resume"]) == 0
@@ -125,7 +126,7 @@ def test_sigint_to_skecg_pretrain_exits_130(tmp_path):
         [sys.executable, "-c", code, "pretrain", "--synthetic", "--method", "simclr",
          "--output", str(model)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while not (checkpoints.is_dir() and any(checkpoints.glob("epoch-*"))):
+    while not (checkpoints.is_dir() and any(checkpoints.glob("*/epoch-*"))):
         assert time.monotonic() < deadline and child.poll() is None
         time.sleep(0.05)
     child.send_signal(signal.SIGINT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import os
@@ -16,11 +17,12 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+from skorch.callbacks import EarlyStopping, LRScheduler
 from skorch.dataset import ValidSplit
 from torch.optim.lr_scheduler import LambdaLR
 
 from .. import __version__
+from .._progress import EpochProgress
 from .._torch import OPTIMIZERS, ECGDataset, autocast, resolve_device
 from .._validation import (
     check_ecg_array,
@@ -34,9 +36,17 @@ from ._checkpoint import (
     TrainingGuard,
     TrainingInterrupted,
     clean_temporaries,
+    data_fingerprint,
     is_checkpoint,
+    lock_run,
+    new_run_folder,
+    params_fingerprint,
     read_checkpoint,
-    visible_entries,
+    read_meta,
+    remove_if_empty,
+    run_folders,
+    unlock_run,
+    writes_checkpoints,
 )
 from ._training import ModuleHooks, SSLModule, SSLNet, WarmupCosine
 
@@ -112,7 +122,8 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self._validate_params()
 
     def _make_net(self, n_records: int, n_leads: int, device: str, seed: int,
-                  resume_from: dict | None = None) -> SSLNet:
+                  resume_from: dict | None = None, run_dir: Path | None = None,
+                  data: dict | None = None) -> SSLNet:
         n_train = n_records if self.validation_fraction is None else math.floor(
             n_records * (1 - self.validation_fraction))
         drop_last = n_train > self.batch_size  # avoids a last batch of 1 (BatchNorm cannot train)
@@ -129,14 +140,12 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         # after the schedule (its restore overrides the schedule's restart), before early
         # stopping (which ends an epoch by raising)
         meta = {"estimator": type(self).__name__, "skecg_version": __version__,
-                "n_leads_in": int(n_leads), "params": self._plain_params()}
-        callbacks.append(("training_guard", TrainingGuard(self.checkpoint_dir, meta, resume_from)))
+                "n_leads_in": int(n_leads), "params": self._plain_params(), "data": data}
+        callbacks.append(("training_guard", TrainingGuard(run_dir, meta, resume_from)))
         monitor = "valid_loss" if self.validation_fraction else "train_loss"
         if self.early_stopping_patience is not None:
             callbacks.append(("early_stopping", EarlyStopping(
                 monitor=monitor, patience=self.early_stopping_patience, load_best=True)))
-        if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar()))
         callbacks.extend(copy.deepcopy(self.callbacks or []))  # the user's, after ours
         train_split = None
         if self.validation_fraction:
@@ -157,6 +166,8 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             callbacks=callbacks,
             device=device,
             verbose=int(bool(self.verbose)),
+            # one plain line per epoch, and a progress bar when stderr is a terminal
+            callbacks__print_log=EpochProgress(prefix=type(self).__name__),
             crop_length=self.crop_length,
             augment=make_augmentation(self.augmentations, fs=self.fs),
             precision=self.precision,
@@ -189,20 +200,26 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             self._check_leads(X)
             self._apply_warm_start_params(len(X))
             with torch.random.fork_rng(devices=self._rng_devices()):
-                self._train(self.net_.partial_fit, X)
+                self._train_more(X)
             self.trained_params_ = self._plain_params()
             return self
         self.device_ = resolve_device(self.device)
         seed = check_random_state_seed(self.random_state)
-        checkpoint = self._checkpoint_to_resume(X.shape[1])
+        data = data_fingerprint(X)
+        run, lock, checkpoint = self._claim_run(X.shape[1], data)
         epochs = self.max_epochs
         if checkpoint is not None:  # continue up to max_epochs in all
             epochs = max(0, self.max_epochs - len(checkpoint["history"]))
-        with torch.random.fork_rng(devices=self._rng_devices()):
-            torch.manual_seed(seed)
-            self.net_ = self._make_net(len(X), X.shape[1], self.device_, seed, checkpoint)
-            self.n_leads_in_ = X.shape[1]
-            self._train(self.net_.fit, X, epochs=epochs)
+        self.checkpoint_path_ = run
+        try:
+            with torch.random.fork_rng(devices=self._rng_devices()):
+                torch.manual_seed(seed)
+                self.net_ = self._make_net(len(X), X.shape[1], self.device_, seed, checkpoint,
+                                           run_dir=run, data=data)
+                self.n_leads_in_ = X.shape[1]
+                self._train(self.net_.fit, X, epochs=epochs)
+        finally:
+            self._release_run(lock)
         self.trained_params_ = self._plain_params()
         return self
 
@@ -239,6 +256,7 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if not changed:
             return
         net = self.net_
+        before_data = dict(net.callbacks_)["training_guard"].meta.get("data")
         fresh = self._make_net(n_records, self.n_leads_in_, self.device_,
                                check_random_state_seed(self.random_state))
         # plain attributes (skorch's set_params would re-initialise module and optimiser)
@@ -246,6 +264,8 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                      "iterator_train__drop_last", "iterator_train__num_workers", "callbacks"):
             setattr(net, name, getattr(fresh, name))
         net.initialize_callbacks()  # the LR schedule and hooks span the new max_epochs
+        guard = dict(net.callbacks_)["training_guard"]  # keeps this fit's run and data
+        guard.dirname, guard.meta["data"] = getattr(self, "checkpoint_path_", None), before_data
         for group in net.optimizer_.param_groups:  # the schedule restarts from initial_lr
             group["lr"] = group["initial_lr"] = self.lr * group.get("lr_factor", 1.0)
             decays = not group.get("name", "").endswith("_no_decay")
@@ -265,41 +285,111 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                   for k, v in self.get_params(deep=False).items()}
         return {k: (v if _is_plain(v) else repr(v)) for k, v in params.items()}
 
-    def _checkpoint_to_resume(self, n_leads: int) -> dict | None:
-        """The checkpoint ``fit`` continues from, or None; refuses to overwrite one."""
-        folder = self.checkpoint_dir
-        if folder is None:
+    # ------------------------------------------------------------ checkpoint runs
+    def _fit_identity(self, n_leads: int, data: dict) -> dict:
+        """What a checkpoint must match to be continued by this fit (see ``_run_problems``)."""
+        return {"estimator": type(self).__name__, "n_leads_in": int(n_leads),
+                "params": json.loads(json.dumps(self._plain_params())), "data": data}
+
+    def _runs_of_this_fit(self, n_leads: int, data: dict) -> tuple[list, list]:
+        """Runs in ``checkpoint_dir``: (those this fit may continue, all as (run, problems)).
+
+        Those it may continue come most advanced last (epochs, then folder name), so every
+        process of a data-parallel run picks the same one.
+        """
+        fit = self._fit_identity(n_leads, data)
+        runs, matching = [], []
+        for run in run_folders(self.checkpoint_dir):
+            try:
+                meta = read_meta(run)
+            except ValueError as exc:
+                runs.append((run, [f"is not a readable checkpoint ({exc})"]))
+                continue
+            problems = _run_problems(meta, fit)
+            runs.append((run, problems))
+            if not problems:
+                matching.append((int(meta.get("epoch", 0)), run.name, run))
+        return [run for *_, run in sorted(matching)], runs
+
+    def _claim_run(self, n_leads: int, data: dict) -> tuple[Path | None, Path | None,
+                                                             dict | None]:
+        """This fit's own checkpoint folder, its lock, and the checkpoint it resumes.
+
+        Without ``resume`` (or with no run in ``checkpoint_dir``) a new run folder is created
+        and locked: the fit trains from scratch and never touches another run. With
+        ``resume=True`` the run of the same estimator, leads, parameters (but those in
+        ``RESUMABLE_CHANGES``) and data is locked and read; any other run is refused by name.
+        In data-parallel training only rank 0 claims and locks; the others read.
+        """
+        if self.checkpoint_dir is None:
             if self.resume:
                 raise ValueError("resume=True needs checkpoint_dir: the folder to resume from.")
-            return None
-        if Path(folder).exists() and not Path(folder).is_dir():
+            return None, None, None
+        folder = Path(self.checkpoint_dir)
+        if folder.exists() and not folder.is_dir():
             raise ValueError(f"checkpoint_dir {folder} is a file, not a folder.")
-        if not visible_entries(folder):
-            clean_temporaries(folder)
-            return None
-        if not self.resume:
-            what = "a training checkpoint" if is_checkpoint(folder) else "other files"
-            raise ValueError(
-                f"checkpoint_dir {folder} already holds {what}; pass resume=True to continue "
-                "from it, or choose an empty folder (nothing was overwritten).")
-        checkpoint = read_checkpoint(folder)
-        meta, name = checkpoint["meta"], type(self).__name__
-        if meta.get("estimator") != name:
-            raise ValueError(f"checkpoint {checkpoint['path']} was written by a "
-                             f"{meta.get('estimator')}, not a {name}.")
-        if meta.get("n_leads_in") != n_leads:
-            raise ValueError(f"checkpoint {checkpoint['path']} was trained on "
-                             f"{meta.get('n_leads_in')} leads; X has {n_leads}.")
-        saved, now = meta.get("params", {}), json.loads(json.dumps(self._plain_params()))
-        changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
-        if changed:
-            raise ValueError(
-                f"cannot resume from {checkpoint['path']}: it was trained with "
-                + ", ".join(f"{k}={saved.get(k)!r}" for k in changed)
-                + "; resume with the same parameters (only "
-                + ", ".join(sorted(RESUMABLE_CHANGES - {"resume"})) + " may change).")
-        clean_temporaries(folder)
-        return checkpoint
+        matching, runs = self._runs_of_this_fit(n_leads, data)
+        writer = writes_checkpoints()
+        if not self.resume or not runs:
+            if not writer:
+                return None, None, None
+            if matching:
+                warnings.warn(
+                    f"checkpoint_dir {folder} already holds a run of this same fit (same "
+                    f"parameters and data): {', '.join(r.name for r in matching)}. This fit "
+                    "trains from scratch in a new folder; resume=True would continue that "
+                    "run instead.", UserWarning, stacklevel=3)
+            fit = self._fit_identity(n_leads, data)
+            fixed = {k: v for k, v in fit["params"].items() if k not in RESUMABLE_CHANGES}
+            name = (f"{fit['estimator'].lower()}-{params_fingerprint(fixed)[:8]}-"
+                    f"{data['sha256'][:8]}")
+            run = new_run_folder(folder, name)
+            return run, lock_run(run), None
+        if not matching:
+            raise ValueError(_no_run_to_resume(folder, runs))
+        run = matching[-1]
+        if not writer:
+            return run, None, read_checkpoint(run)
+        lock = lock_run(run)
+        try:
+            checkpoint = read_checkpoint(run)
+        except BaseException:
+            unlock_run(lock)
+            raise
+        clean_temporaries(run)
+        return run, lock, checkpoint
+
+    def _release_run(self, lock: Path | None) -> None:
+        """Unlock this fit's run; a run that completed no epoch leaves no folder behind."""
+        unlock_run(lock)
+        run = getattr(self, "checkpoint_path_", None)
+        if lock is not None and run is not None:
+            remove_if_empty(run)
+            if not run.exists():
+                self.checkpoint_path_ = None
+
+    def _train_more(self, X) -> None:
+        """partial_fit / warm start: train the fitted net further, checkpointing into its run."""
+        guard = dict(self.net_.callbacks_).get("training_guard")
+        run, lock = getattr(self, "checkpoint_path_", None), None
+        if guard is not None:
+            data, before = data_fingerprint(X), guard.meta.get("data")
+            if before is None or before.get("sha256") != data["sha256"]:
+                # trained on several data sets (or on unknown data before a load): no resume
+                # will ever match it by data
+                data = _mixed_data(before, data)
+            guard.meta = {**guard.meta, "params": self._plain_params(), "data": data}
+            if self.checkpoint_dir is not None and writes_checkpoints():
+                if run is None:
+                    run = new_run_folder(self.checkpoint_dir, f"{type(self).__name__.lower()}-"
+                                         f"continued-{data['sha256'][:8]}")
+                lock = lock_run(run)
+                self.checkpoint_path_ = run
+            guard.dirname = run if self.checkpoint_dir is not None else None
+        try:
+            self._train(self.net_.partial_fit, X)
+        finally:
+            self._release_run(lock)
 
     def partial_fit(self, X, y=None):
         """Continue pretraining for ``max_epochs`` more epochs (start one if not fitted)."""
@@ -308,7 +398,7 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         X = check_ecg_array(X, name="X")
         self._check_leads(X)
         self._check_validation_split(len(X))
-        self._train(self.net_.partial_fit, X)
+        self._train_more(X)
         return self
 
     def _rng_devices(self) -> list:
@@ -476,23 +566,79 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             raise ValueError(f"{path} is a damaged skecg encoder file ({reason}).") from None
         est.device_ = resolve_device(est.device)
         est.net_, est.module_, est.history_ = net, net.module_, net.history
+        est.checkpoint_path_ = None  # a model file carries no training run
         est.trained_params_ = est._plain_params()
         return est
+
+
+def _describe_data(data: dict) -> str:
+    if data.get("mixed"):
+        return "several data sets (warm starts or partial_fit)"
+    shape = " x ".join(str(n) for n in data["shape"])
+    return f"{shape} {data['dtype']}, fingerprint {data['sha256'][:8]}"
+
+
+def _mixed_data(before: dict | None, now: dict) -> dict:
+    """The data fingerprint of a run trained on ``before`` and then on ``now``."""
+    parts = json.dumps([before, now], sort_keys=True).encode()
+    return {"shape": None, "dtype": None, "mixed": True,
+            "sha256": hashlib.sha256(parts).hexdigest()}
+
+
+def _run_problems(meta: dict, fit: dict) -> list[str]:
+    """Why a run (its checkpoint ``meta``) is not this fit's (``fit``), each naming the cause."""
+    if meta.get("estimator") != fit["estimator"]:
+        return [f"was written by a {meta.get('estimator')}, not a {fit['estimator']}"]
+    problems = []
+    if meta.get("n_leads_in") != fit["n_leads_in"]:
+        problems.append(f"was trained on {meta.get('n_leads_in')} leads; X has "
+                        f"{fit['n_leads_in']}")
+    saved, now = meta.get("params") or {}, fit["params"]
+    changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
+    if changed:
+        problems.append("was trained with " + ", ".join(f"{k}={saved.get(k)!r}" for k in changed)
+                        + " (this fit has " + ", ".join(f"{k}={now[k]!r}" for k in changed)
+                        + ")")
+    data = meta.get("data")
+    if not problems and data is None:
+        problems.append("has no fingerprint of its training data (written by an earlier skecg "
+                        "or after loading a model), so X cannot be checked against it")
+    elif not problems and data.get("sha256") != fit["data"]["sha256"]:
+        problems.append(f"was trained on other data ({_describe_data(data)}; X here is "
+                        f"{_describe_data(fit['data'])})")
+    return problems
+
+
+def _no_run_to_resume(folder: Path, runs: list) -> str:
+    """One line: why no run in ``folder`` may be continued, naming the nearest one's problems."""
+    allowed = ", ".join(sorted(RESUMABLE_CHANGES - {"resume"}))
+    tail = (f"; resume=True continues only a run of the same estimator, parameters and data "
+            f"(only {allowed} may change). With resume=False, fit trains from scratch in a new "
+            f"folder inside {folder}.")
+    if len(runs) == 1:
+        run, problems = runs[0]
+        return f"cannot resume from {run}: it " + " and ".join(problems) + tail
+    run, problems = min(runs, key=lambda item: (len(item[1]), "written by" in item[1][0],
+                                                item[0].name))
+    return (f"cannot resume: none of the {len(runs)} runs in {folder} was trained with these "
+            f"parameters and data; the nearest, {run.name}, " + " and ".join(problems) + tail)
 
 
 def _read_model_file(path: Path) -> dict:
     """The payload of a skecg model file; one-line errors naming ``path`` for anything else."""
     if path.is_dir():
         if is_checkpoint(path):
+            run = path.parent if (path / "meta.json").is_file() else path  # an epoch folder
             raise ValueError(f"{path} is a training checkpoint folder, not a skecg model file; "
-                             f"continue training from it with checkpoint_dir='{path}', "
-                             "resume=True.")
+                             f"continue training from it with checkpoint_dir='{run}', "
+                             "resume=True (the same parameters and data).")
         raise ValueError(f"{path} is a folder, not a skecg model file.")
     if not path.exists():
         raise FileNotFoundError(f"model file {path} does not exist.")
     if is_checkpoint(path.parent):
         raise ValueError(f"{path} is a training checkpoint file, not a skecg model file; continue "
-                         f"training with checkpoint_dir='{path.parent.parent}', resume=True.")
+                         f"training with checkpoint_dir='{path.parent.parent}', resume=True (the "
+                         "same parameters and data).")
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols of foreign files
             warnings.simplefilter("ignore", UserWarning)

@@ -10,14 +10,24 @@ skorch's ``partial_fit`` catches ``KeyboardInterrupt`` (that is how ``EarlyStopp
 a Ctrl-C would otherwise end ``fit`` normally with a half-trained model. At the end of training
 the guard tells a finished or early-stopped fit from an interrupted one, rolls an interrupted
 fit back to its last completed epoch and raises :class:`TrainingInterrupted`.
+
+Each fit trains into a folder of its own (a *run*) inside ``checkpoint_dir``, named after a
+fingerprint of the fit's training parameters and of its data (:func:`data_fingerprint`), and
+claimed with a lock file (:func:`lock_run`), so clones in a cross-validation or a grid search
+never share training state and two processes never train into one folder.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import os
 import shutil
+import socket
 import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +56,39 @@ def checkpoint_folders(dirname: str | os.PathLike) -> list[Path]:
 
 
 def is_checkpoint(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a checkpoint folder or a folder holding checkpoints."""
+    """Whether ``path`` is a checkpoint folder, a run folder or a folder holding runs."""
     path = Path(path)
-    return (path / "meta.json").is_file() or bool(checkpoint_folders(path))
+    return (path / "meta.json").is_file() or bool(run_folders(path))
+
+
+def run_folders(dirname: str | os.PathLike) -> list[Path]:
+    """Training runs in ``dirname``: its subfolders that hold checkpoints, sorted by name.
+
+    ``dirname`` itself comes first when it holds ``epoch-NNNNN`` folders directly (it is a run
+    folder, or a checkpoint folder of a skecg before per-fit runs).
+    """
+    dirname = Path(dirname)
+    if not dirname.is_dir():
+        return []
+    own = [dirname] if checkpoint_folders(dirname) else []
+    subs = sorted(p for p in dirname.iterdir()
+                  if p.is_dir() and not p.name.startswith((".", _EPOCH_PREFIX))
+                  and checkpoint_folders(p))
+    return own + subs
+
+
+def read_meta(run: str | os.PathLike) -> dict:
+    """The ``meta.json`` of a run's latest checkpoint (estimator, parameters, data, epoch)."""
+    folders = checkpoint_folders(run)
+    if not folders:
+        raise ValueError(f"{run} holds no skecg checkpoint.")
+    try:
+        meta = json.loads((folders[-1] / "meta.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{folders[-1]} is not a readable skecg checkpoint ({exc}).") from None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{folders[-1]} is not a readable skecg checkpoint (no format marker).")
+    return meta
 
 
 def visible_entries(dirname: str | os.PathLike) -> list[Path]:
@@ -60,7 +100,8 @@ def visible_entries(dirname: str | os.PathLike) -> list[Path]:
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
-    """Load one checkpoint: ``path`` is an ``epoch-NNNNN`` folder or a folder of them (latest).
+    """Load one checkpoint: an ``epoch-NNNNN`` folder, a run folder of them (its latest), or a
+    ``checkpoint_dir`` that holds a single run.
 
     Returns
     -------
@@ -74,6 +115,12 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     """
     path = Path(path)
     folders = checkpoint_folders(path)
+    if not folders and not (path / "meta.json").is_file():
+        runs = run_folders(path)
+        if len(runs) > 1:
+            raise ValueError(f"{path} holds {len(runs)} training runs "
+                             f"({', '.join(r.name for r in runs)}); pass one of them.")
+        folders = checkpoint_folders(runs[0]) if runs else []
     folder = folders[-1] if folders else path
     missing = [name for name in _FILES if not (folder / name).is_file()]
     if missing:
@@ -165,6 +212,224 @@ def write_checkpoint(net, dirname: Path, meta: dict, training_state: dict) -> Pa
 
 def _cpu(state: dict) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+
+
+# ------------------------------------------------------------------- runs: one per fit
+DATA_SAMPLE_RECORDS = 256  # records read by data_fingerprint, spread evenly over X
+DATA_SAMPLE_VALUES = 4096  # values kept per sampled record (strided)
+LOCK_NAME = ".lock"
+_EMPTY_LOCK_GRACE_S = 60.0  # a lock file still empty after this long was left by a crash
+
+
+def data_fingerprint(X) -> dict:
+    """A cheap, deterministic fingerprint of training data: shape, dtype and a sampled hash.
+
+    Reads at most :data:`DATA_SAMPLE_RECORDS` records, spread evenly over ``X`` (the first and
+    the last included), and hashes up to :data:`DATA_SAMPLE_VALUES` strided values of each with
+    the shape, dtype and the positions read, so a memmap or an out-of-core array of any size is
+    never read whole. Different folds or subsets of a corpus differ in the records at these
+    positions; two arrays that agree on shape, dtype and every sampled value share a
+    fingerprint.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_records, n_leads, n_samples)
+        Indexable by an int array of record numbers (``np.ndarray``, ``np.memmap``, an
+        out-of-core ECG array).
+
+    Returns
+    -------
+    dict with ``shape`` (list), ``dtype`` (str) and ``sha256`` (hex str).
+    """
+    shape = [int(n) for n in X.shape]
+    dtype = str(np.dtype(X.dtype))
+    rows = np.unique(np.linspace(0, shape[0] - 1, min(shape[0], DATA_SAMPLE_RECORDS))
+                     .round().astype(np.int64))
+    sample = np.asarray(X[rows], dtype=np.float32).reshape(len(rows), -1)
+    step = max(1, -(-sample.shape[1] // DATA_SAMPLE_VALUES))  # ceil division
+    digest = hashlib.sha256(json.dumps({"shape": shape, "dtype": dtype}).encode())
+    digest.update(rows.tobytes())
+    digest.update(np.ascontiguousarray(sample[:, ::step]).tobytes())
+    return {"shape": shape, "dtype": dtype, "sha256": digest.hexdigest()}
+
+
+def params_fingerprint(params: dict) -> str:
+    """SHA-256 (hex) of plain parameter values, independent of their order."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=repr).encode()).hexdigest()
+
+
+def new_run_folder(dirname: str | os.PathLike, name: str) -> Path:
+    """Create a new, empty run folder in ``dirname``: ``name``, else ``name-2``, ``name-3``...
+
+    The folder is created with ``mkdir`` (atomic), so no two fits ever get the same one.
+    """
+    dirname = Path(dirname)
+    dirname.mkdir(parents=True, exist_ok=True)
+    for i in itertools.count(1):
+        folder = dirname / (name if i == 1 else f"{name}-{i}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def lock_holder(run: str | os.PathLike) -> dict | None:
+    """``{"pid", "host", "time"}`` of the process holding ``run``'s lock; None when unlocked.
+
+    A lock left by a process of this host that no longer runs (killed, crashed) counts as
+    unlocked.
+    """
+    holder = _read_lock(Path(run) / LOCK_NAME)
+    if holder is None or not _alive(holder):
+        return None
+    return holder
+
+
+def lock_run(run: str | os.PathLike) -> Path:
+    """Claim ``run`` for this process: create ``run/.lock`` exclusively with our pid and host.
+
+    A lock whose process no longer runs (same host) is taken over.
+
+    Returns
+    -------
+    pathlib.Path
+        The lock file (give it to :func:`unlock_run`).
+
+    Raises
+    ------
+    ValueError
+        If another live process holds the lock; the message names the process and the file.
+    """
+    path = Path(run) / LOCK_NAME
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}
+    for _ in range(5):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read_lock(path)
+            if holder is None:  # released meanwhile
+                continue
+            if _alive(holder):
+                where = "this process" if _is_me(holder) else (
+                    f"process {holder.get('pid')} on {holder.get('host')}")
+                raise ValueError(
+                    f"{run} is being trained by {where} (lock file {path}); two fits never "
+                    f"train into one folder. If that process no longer runs, delete {path}."
+                ) from None
+            _break_stale(path, holder)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(me))
+            f.flush()
+            os.fsync(f.fileno())
+        return path
+    raise ValueError(f"could not lock {run}: its lock file {path} keeps changing.")
+
+
+def unlock_run(lock: Path | None) -> None:
+    """Remove a lock taken by :func:`lock_run` in this process (no-op for None)."""
+    if lock is None:
+        return
+    holder = _read_lock(lock)
+    if holder is not None and _is_me(holder):
+        try:
+            lock.unlink()
+        except FileNotFoundError:
+            pass
+
+
+@contextmanager
+def locked_run(run: Path | None):
+    """Hold ``run``'s lock for the duration of a ``with`` block (no-op for None)."""
+    lock = lock_run(run) if run is not None else None
+    try:
+        yield lock
+    finally:
+        unlock_run(lock)
+
+
+def remove_if_empty(run: Path | None) -> None:
+    """Remove a run folder that holds nothing (a fit that completed no epoch)."""
+    if run is None or not run.is_dir():
+        return
+    clean_temporaries(run)
+    if not any(run.iterdir()):
+        try:
+            run.rmdir()
+        except OSError:  # something appeared meanwhile: keep it
+            pass
+
+
+def writes_checkpoints() -> bool:
+    """Whether this process writes checkpoints: rank 0, known before the process group exists.
+
+    ``torchrun`` sets ``RANK`` in each process before the process group is initialised (which
+    happens when the net is), so a fit can claim its folder in rank 0 only.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return is_main_process()
+    try:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            return int(os.environ.get("RANK", "0")) == 0
+    except ValueError:
+        return True
+    return True
+
+
+def _read_lock(path: Path) -> dict | None:
+    try:
+        text = path.read_text()
+        stat = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        holder = json.loads(text)
+        if isinstance(holder, dict) and isinstance(holder.get("pid"), int):
+            return holder
+    except ValueError:
+        pass
+    # being written, or left unreadable by a crash: stale once old enough
+    return {"pid": None, "host": None, "time": stat.st_mtime, "unreadable": True}
+
+
+def _is_me(holder: dict) -> bool:
+    return holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname()
+
+
+def _alive(holder: dict) -> bool:
+    if holder.get("unreadable"):
+        return time.time() - holder.get("time", 0) < _EMPTY_LOCK_GRACE_S
+    if holder.get("host") != socket.gethostname():
+        return True  # another machine's process: cannot be checked from here
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _break_stale(path: Path, holder: dict) -> None:
+    """Remove a stale lock without removing a fresh one another process just took."""
+    aside = path.with_name(f"{LOCK_NAME}.stale-{os.getpid()}")
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:
+        return
+    moved = _read_lock(aside)
+    same = moved is not None and {k: moved.get(k) for k in ("pid", "host", "time")} == {
+        k: holder.get(k) for k in ("pid", "host", "time")}
+    if not same:  # another process broke the stale lock and locked first: put its lock back
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass
+    aside.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- callback

@@ -32,15 +32,27 @@ COMMON_PARAMS_DOC = """\
         Stop when the (validation, else training) loss has not improved for this many epochs
         and restore the best weights.
     checkpoint_dir : str or None, default=None
-        Folder of the training checkpoint: after every completed epoch the whole training state
-        (weights, optimiser, history, schedule position, random generators) is written aside
-        and renamed to ``epoch-NNNNN``, replacing the previous epoch, so a kill loses at most
-        the epoch in progress. ``fit`` refuses a folder that already holds files unless
-        ``resume=True``.
+        Folder of training checkpoints. Each fit trains into a folder of its own inside it
+        (``checkpoint_path_``), named after the estimator and fingerprints of its training
+        parameters and of its data (shape, dtype and a hash of at most 256 records, so a
+        memmap is never read whole), e.g. ``cpcencoder-1a2b3c4d-5e6f7a8b``, and locked while it
+        trains (a ``.lock`` file with the process id; a lock left by a killed process is taken
+        over). After every completed epoch the whole training state (weights, optimiser,
+        history, schedule position, random generators) is written aside and renamed to
+        ``epoch-NNNNN``, replacing the previous epoch, so a kill loses at most the epoch in
+        progress. A fit never writes into, nor continues, another fit's folder: the clones of a
+        ``GridSearchCV`` or ``cross_validate`` may share one ``checkpoint_dir`` and each trains
+        from scratch (a fresh fit beside a run of the same parameters and data warns and takes
+        a new folder, ``...-2``).
     resume : bool, default=False
-        If True and ``checkpoint_dir`` holds a checkpoint, ``fit`` continues from it up to
-        ``max_epochs`` epochs in all (same parameters required, except e.g. ``max_epochs``,
-        ``device``, ``verbose``); an empty or missing folder starts a new fit.
+        If True, ``fit`` continues the run in ``checkpoint_dir`` of the same estimator, number
+        of leads, parameters (except ``max_epochs``, ``device``, ``verbose``,
+        ``checkpoint_dir``, ``early_stopping_patience`` and other settings that change neither
+        the network nor the optimisation) and data, up to ``max_epochs`` epochs in all. Any
+        other run is refused with a ``ValueError`` naming what differs (the parameters and
+        their values, or that the data differ); an empty or missing folder starts a new fit.
+        It continues one interrupted fit: searches and cross-validation use
+        ``resume=False``.
     warm_start : bool, default=False
         If True, a second ``fit`` continues training the fitted network.
     transform_batch_size : int, default=256
@@ -58,7 +70,9 @@ COMMON_PARAMS_DOC = """\
     random_state : int, RandomState or None, default=None
         Seeds weights, shuffling, crops and augmentations; the global torch RNG is left as it was.
     verbose : int, default=0
-        Print skorch's epoch log and a progress bar.
+        Write one plain line per epoch to standard error (epoch, losses, time in s), and
+        skorch's progress bar during each epoch when standard error is a terminal (checked as
+        each fit begins; in a log file there are lines only).
 
     Training raises :class:`~skecg.ssl.TrainingInterrupted` (a ``KeyboardInterrupt``) when
     interrupted by Ctrl-C, after rolling the model back to its last completed epoch, and
@@ -72,6 +86,9 @@ COMMON_PARAMS_DOC = """\
         The skorch net that trained it.
     history_ : skorch.History
         Per-epoch losses and timings.
+    checkpoint_path_ : pathlib.Path or None
+        This fit's own folder of checkpoints inside ``checkpoint_dir`` (None without one, or
+        when no epoch was completed).
     n_leads_in_ : int
         Number of leads seen in ``fit``.
     device_ : str

@@ -1,8 +1,10 @@
 """Faults during training: Ctrl-C, kills, existing checkpoints, bad parameters, bad model files."""
 
+import json
 import os
 import pickle
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -15,7 +17,15 @@ import torch
 
 from skecg.ssl import BYOLEncoder, CPCEncoder, SimCLREncoder, SwAVEncoder
 from skecg.ssl._base import BaseSSLEncoder
-from skecg.ssl._checkpoint import TrainingInterrupted, checkpoint_folders, read_checkpoint
+from skecg.ssl._checkpoint import (
+    TrainingInterrupted,
+    checkpoint_folders,
+    data_fingerprint,
+    lock_run,
+    read_checkpoint,
+    run_folders,
+    unlock_run,
+)
 from skecg.ssl._training import SSLNet
 
 CPC = dict(encoder_width=16, context_width=16, steps=2, n_negatives=4, crop_length=60,
@@ -48,6 +58,13 @@ def _losses(history):
     return [row["train_loss"] for row in history]
 
 
+def _only_run(folder):
+    """The single run folder a fit wrote inside ``checkpoint_dir``."""
+    runs = run_folders(folder)
+    assert len(runs) == 1 and runs[0].parent == folder, runs
+    return runs[0]
+
+
 # ------------------------------------------------------------------------------ interrupts
 def test_interrupt_keeps_last_completed_epoch_and_raises(ecg, tmp_path, interrupt_at_step):
     steps_per_epoch = 24 // 8
@@ -56,7 +73,8 @@ def test_interrupt_keeps_last_completed_epoch_and_raises(ecg, tmp_path, interrup
     with pytest.raises(TrainingInterrupted, match="after 2 of 4 epochs") as info:
         est.fit(ecg)
     assert isinstance(info.value, KeyboardInterrupt) and info.value.epoch == 2
-    assert info.value.checkpoint == tmp_path / "ckpt" / "epoch-00002"
+    assert info.value.checkpoint == _only_run(tmp_path / "ckpt") / "epoch-00002"
+    assert est.checkpoint_path_ == info.value.checkpoint.parent
     assert len(est.history_) == 2 and all("train_loss" in row for row in est.history_)
     saved = read_checkpoint(tmp_path / "ckpt")["params"]
     for name, value in est.module_.state_dict().items():  # weights are those of epoch 2
@@ -84,7 +102,8 @@ def test_interrupted_then_resumed_equals_uninterrupted(ecg, tmp_path, interrupt_
                                rtol=1e-5)
     np.testing.assert_allclose(resumed.transform(ecg), uninterrupted.transform(ecg),
                                rtol=1e-4, atol=1e-5)
-    assert [p.name for p in tmp_path.iterdir()] == ["epoch-00004"]
+    run = _only_run(tmp_path)  # resumed in the interrupted fit's own folder, lock released
+    assert [p.name for p in run.iterdir()] == ["epoch-00004"]
 
 
 def test_early_stopping_is_not_an_interrupt(ecg, monkeypatch):
@@ -102,27 +121,102 @@ def test_early_stopping_is_not_an_interrupt(ecg, monkeypatch):
 
 
 # --------------------------------------------------------------------- checkpoints, resume
-def test_existing_checkpoint_is_never_overwritten(ecg, tmp_path):
-    CPCEncoder(**{**CPC, "max_epochs": 2}, checkpoint_dir=str(tmp_path)).fit(ecg)
-    before = {p: p.read_bytes() for p in (tmp_path / "epoch-00002").iterdir()}
-    with pytest.raises(ValueError, match=f"checkpoint_dir {tmp_path} already holds a training "
-                                         "checkpoint; pass resume=True"):
-        CPCEncoder(**CPC, checkpoint_dir=str(tmp_path)).fit(ecg)
-    assert {p: p.read_bytes() for p in (tmp_path / "epoch-00002").iterdir()} == before
-    (tmp_path / "notes.txt").write_text("x")
+def test_existing_checkpoint_is_never_overwritten_nor_continued(ecg, tmp_path):
+    """A fresh fit trains from scratch in a folder of its own, beside the runs already there."""
+    first = CPCEncoder(**{**CPC, "max_epochs": 2}, checkpoint_dir=str(tmp_path)).fit(ecg)
+    ckpt = first.checkpoint_path_ / "epoch-00002"
+    before = {p: p.read_bytes() for p in ckpt.iterdir()}
+    (tmp_path / "notes.txt").write_text("x")  # other files are left alone too
+    with pytest.warns(UserWarning, match="already holds a run of this same fit.*resume=True"):
+        second = CPCEncoder(**{**CPC, "max_epochs": 2}, checkpoint_dir=str(tmp_path)).fit(ecg)
+    assert second.checkpoint_path_ == first.checkpoint_path_.with_name(
+        first.checkpoint_path_.name + "-2")
+    assert {p: p.read_bytes() for p in ckpt.iterdir()} == before
+    assert (tmp_path / "notes.txt").read_text() == "x"
+    # from scratch: the same seed gives the same losses, not a continuation
+    assert _losses(second.history_) == pytest.approx(_losses(first.history_), rel=1e-5)
     with pytest.raises(ValueError, match="resume=True needs checkpoint_dir"):
         CPCEncoder(**CPC, resume=True).fit(ecg)
 
 
 def test_resume_refuses_other_parameters_and_estimators(ecg, tmp_path):
     CPCEncoder(**{**CPC, "max_epochs": 1}, checkpoint_dir=str(tmp_path)).fit(ecg)
-    with pytest.raises(ValueError, match="trained with encoder_width=16"):
+    with pytest.raises(ValueError, match=r"trained with encoder_width=16 \(this fit has "
+                                         r"encoder_width=8\)"):
         CPCEncoder(**{**CPC, "encoder_width": 8}, checkpoint_dir=str(tmp_path),
                    resume=True).fit(ecg)
     with pytest.raises(ValueError, match="written by a CPCEncoder, not a SimCLREncoder"):
         SimCLREncoder(crop_length=64, checkpoint_dir=str(tmp_path), resume=True).fit(ecg)
     with pytest.raises(ValueError, match="trained on 3 leads; X has 2"):
         CPCEncoder(**CPC, checkpoint_dir=str(tmp_path), resume=True).fit(ecg[:, :2])
+    assert len(run_folders(tmp_path)) == 1  # refusals create nothing
+
+
+def test_resume_refuses_other_data_by_name(ecg, tmp_path):
+    CPCEncoder(**{**CPC, "max_epochs": 1}, checkpoint_dir=str(tmp_path)).fit(ecg[:12])
+    with pytest.raises(ValueError, match=r"trained on other data \(12 x 3 x 200 float32, "
+                                         r"fingerprint [0-9a-f]{8}; X here is 12 x 3 x 200 "
+                                         r"float32, fingerprint [0-9a-f]{8}\)") as info:
+        CPCEncoder(**CPC, checkpoint_dir=str(tmp_path), resume=True).fit(ecg[12:])
+    message = str(info.value)
+    assert "\n" not in message and "resume=False, fit trains from scratch" in message
+    # a second run (other data) present: the nearest one is named, with what differs
+    CPCEncoder(**{**CPC, "max_epochs": 1}, checkpoint_dir=str(tmp_path)).fit(ecg[12:])
+    with pytest.raises(ValueError, match="none of the 2 runs .* was trained with these "
+                                         "parameters and data; the nearest, cpcencoder-.*, was "
+                                         "trained on other data"):
+        CPCEncoder(**CPC, checkpoint_dir=str(tmp_path), resume=True).fit(ecg[6:18])
+    with pytest.raises(ValueError, match="none of the 2 runs.*trained with lr=0.001"):
+        CPCEncoder(**{**CPC, "lr": 0.01}, checkpoint_dir=str(tmp_path), resume=True).fit(ecg[12:])
+    # the same parameters and data continue their own run, whichever order the runs are in
+    resumed = CPCEncoder(**{**CPC, "max_epochs": 2}, checkpoint_dir=str(tmp_path),
+                         resume=True).fit(ecg[:12])
+    assert len(resumed.history_) == 2
+    assert read_checkpoint(resumed.checkpoint_path_)["meta"]["data"]["shape"] == [12, 3, 200]
+
+
+def test_different_data_get_different_folders_and_folds_train_from_scratch(ecg, tmp_path):
+    a = CPCEncoder(**{**CPC, "max_epochs": 1}, checkpoint_dir=str(tmp_path)).fit(ecg[:12])
+    b = CPCEncoder(**{**CPC, "max_epochs": 1}, checkpoint_dir=str(tmp_path)).fit(ecg[12:])
+    c = CPCEncoder(**{**CPC, "max_epochs": 1, "lr": 0.01},
+                   checkpoint_dir=str(tmp_path)).fit(ecg[:12])
+    names = [e.checkpoint_path_.name for e in (a, b, c)]
+    assert len(set(names)) == 3 and all(n.startswith("cpcencoder-") for n in names)
+    estimator_a, params_a, data_a = names[0].split("-")
+    assert names[1].split("-")[:2] == [estimator_a, params_a] and names[1].split("-")[2] != data_a
+    assert names[2].split("-")[2] == data_a and names[2].split("-")[1] != params_a
+    assert sorted(run_folders(tmp_path)) == sorted(e.checkpoint_path_ for e in (a, b, c))
+    assert not any((e.checkpoint_path_ / ".lock").exists() for e in (a, b, c))
+
+
+def test_grid_search_with_a_fixed_checkpoint_dir_trains_every_fit_from_scratch(ecg, tmp_path):
+    """Issue 19: the second fit of a search failed; following the advice continued fold 1."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, KFold
+    from sklearn.pipeline import Pipeline
+    from skorch.callbacks import Callback
+
+    class RecordStart(Callback):
+        starts = []  # class attribute: shared by the clones GridSearchCV makes
+
+        def on_train_begin(self, net, **kwargs):  # after the encoder's own (a restore)
+            RecordStart.starts.append(len(net.history))
+
+    y = (ecg[:, 0].std(axis=1) > np.median(ecg[:, 0].std(axis=1))).astype(int)
+    encoder = CPCEncoder(**{**CPC, "max_epochs": 2}, checkpoint_dir=str(tmp_path),
+                         callbacks=[("start", RecordStart())])
+    pipeline = Pipeline([("ssl", encoder), ("clf", LogisticRegression())])
+    search = GridSearchCV(pipeline, {"ssl__encoder_width": [8, 16]},
+                          cv=KFold(2, shuffle=True, random_state=0), error_score="raise")
+    search.fit(ecg, y)
+    assert RecordStart.starts == [0] * 5  # 2 candidates x 2 folds, then the refit
+    runs = run_folders(tmp_path)
+    assert len(runs) == 5
+    metas = [read_checkpoint(run)["meta"] for run in runs]
+    assert all(m["epoch"] == 2 for m in metas)
+    assert len({(m["params"]["encoder_width"], m["data"]["sha256"]) for m in metas}) == 5
+    assert len({m["data"]["sha256"] for m in metas}) == 3  # two folds and the whole data
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
 
 def test_resume_restores_swav_queue_and_schedule_position(ecg, tmp_path):
@@ -149,6 +243,52 @@ def test_resume_restores_swav_queue_and_schedule_position(ecg, tmp_path):
     assert seen[0][1] == pytest.approx(1e-3 * 0.5 * (1 + np.cos(np.pi * 6 / 9)))
 
 
+def test_a_run_in_training_is_locked_and_a_dead_process_lock_is_taken_over(ecg, tmp_path):
+    run = CPCEncoder(**{**CPC, "max_epochs": 1}, checkpoint_dir=str(tmp_path)).fit(
+        ecg).checkpoint_path_
+    lock = run / ".lock"
+    resume = CPCEncoder(**{**CPC, "max_epochs": 2}, checkpoint_dir=str(tmp_path), resume=True)
+    host = socket.gethostname()
+    lock.write_text(json.dumps({"pid": os.getppid(), "host": host, "time": 0}))  # alive
+    with pytest.raises(ValueError, match=f"is being trained by process {os.getppid()} on "
+                                         f"{host} .lock file {lock}.; two fits never train"):
+        resume.fit(ecg)
+    assert len(read_checkpoint(run)["history"]) == 1  # untouched
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid no longer runs: the lock is stale (a killed training)
+    lock.write_text(json.dumps({"pid": dead.pid, "host": host, "time": 0}))
+    assert len(resume.fit(ecg).history_) == 2 and not lock.exists()
+
+
+def test_lock_is_exclusive_within_a_process_too(tmp_path):
+    """Two estimators of one process (threads) never train into one run either."""
+    first = lock_run(tmp_path)
+    with pytest.raises(ValueError, match="is being trained by this process"):
+        lock_run(tmp_path)
+    unlock_run(first)
+    unlock_run(lock_run(tmp_path))
+    assert not (tmp_path / ".lock").exists()
+
+
+def test_data_fingerprint_reads_a_bounded_sample(ecg):
+    """A 100 GB memmap must not be read whole: at most 256 records are indexed."""
+
+    class Huge:
+        shape, dtype, reads = (10**6, 12, 5000), np.dtype(np.float32), []
+
+        def __getitem__(self, rows):
+            Huge.reads.append(len(rows))
+            return np.ones((len(rows), 12, 5000), dtype=np.float32) * rows[:, None, None]
+
+    fingerprint = data_fingerprint(Huge())
+    assert Huge.reads == [256] and fingerprint["shape"] == [10**6, 12, 5000]
+    assert data_fingerprint(ecg) == data_fingerprint(ecg.copy())  # deterministic
+    changed = ecg.copy()
+    changed[-1, 0, 0] += 1
+    assert data_fingerprint(changed) != data_fingerprint(ecg)  # small data: every value
+    assert data_fingerprint(ecg[::-1]) != data_fingerprint(ecg)  # order matters (folds)
+
+
 KILL_SCRIPT = textwrap.dedent("""
     import sys
     import numpy as np
@@ -170,18 +310,22 @@ def test_sigkill_at_any_moment_leaves_loadable_checkpoints_and_resume_completes(
     script = tmp_path / "train.py"
     script.write_text(KILL_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    def epochs():  # the epoch folders of the one run the restarts continue
+        return [c for run in run_folders(folder) for c in checkpoint_folders(run)]
+
     for delay in (0.0, 0.13, 0.37):  # after the child wrote its first new checkpoint
-        before = checkpoint_folders(folder)
+        before = epochs()
         child = subprocess.Popen([sys.executable, str(script), str(folder), str(max_epochs)],
                                  stdout=subprocess.PIPE, env=env)
         assert child.stdout.readline().strip() == b"ready"
         deadline = time.monotonic() + 60
-        while checkpoint_folders(folder) == before and time.monotonic() < deadline:
+        while epochs() == before and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(delay)
         child.send_signal(signal.SIGKILL)
         child.wait()
-        for ckpt in checkpoint_folders(folder):  # whatever the kill left loads and agrees
+        assert len(run_folders(folder)) == 1  # killed runs leave stale locks, taken over
+        for ckpt in epochs():  # whatever the kill left loads and agrees
             loaded = read_checkpoint(ckpt)
             epoch = int(ckpt.name.split("-")[1])
             assert loaded["meta"]["epoch"] == epoch == len(loaded["history"])
@@ -196,7 +340,8 @@ def test_sigkill_at_any_moment_leaves_loadable_checkpoints_and_resume_completes(
                      checkpoint_dir=str(folder), resume=True).fit(X)
     assert len(est.history_) == target
     assert _losses(est.history_)[:len(kept)] == kept  # the history is intact
-    assert [p.name for p in folder.iterdir()] == [f"epoch-{target:05d}"]
+    run = _only_run(folder)  # every restart continued the one run, taking over stale locks
+    assert [p.name for p in run.iterdir()] == [f"epoch-{target:05d}"]
 
 
 # ------------------------------------------------------------------------------ parameters
@@ -242,7 +387,8 @@ def test_non_finite_loss_names_the_epoch(ecg, tmp_path, monkeypatch):
     monkeypatch.setattr(SSLNet, "ssl_loss", diverging)
     with pytest.raises(ValueError, match="training loss became nan in epoch 2"):
         CPCEncoder(**CPC, checkpoint_dir=str(tmp_path)).fit(ecg)
-    assert [p.name for p in tmp_path.iterdir()] == ["epoch-00001"]  # the last finite epoch
+    run = _only_run(tmp_path)
+    assert [p.name for p in run.iterdir()] == ["epoch-00001"]  # the last finite epoch, unlocked
 
 
 # ----------------------------------------------------------------------------- model files
@@ -273,11 +419,13 @@ def test_load_of_other_files_is_one_line_naming_the_file(ecg, tmp_path):
 
 def test_load_tells_checkpoints_from_model_files(ecg, tmp_path):
     CPCEncoder(**{**CPC, "max_epochs": 1}, checkpoint_dir=str(tmp_path / "ckpt")).fit(ecg)
-    for path in (tmp_path / "ckpt", tmp_path / "ckpt" / "epoch-00001"):
+    run = _only_run(tmp_path / "ckpt")
+    for path in (tmp_path / "ckpt", run, run / "epoch-00001"):
         with pytest.raises(ValueError, match="is a training checkpoint folder.*resume=True"):
             CPCEncoder.load(path)
-    with pytest.raises(ValueError, match="is a training checkpoint file.*resume=True"):
-        CPCEncoder.load(tmp_path / "ckpt" / "epoch-00001" / "params.pt")
+    with pytest.raises(ValueError, match=f"is a training checkpoint file.*checkpoint_dir='{run}'"
+                                         ", resume=True"):
+        CPCEncoder.load(run / "epoch-00001" / "params.pt")
     with pytest.raises(ValueError, match="is a folder, not a skecg model file"):
         CPCEncoder.load(tmp_path)
     with pytest.raises(FileNotFoundError, match="missing.skecg"):
