@@ -222,7 +222,7 @@ def _supervised_row(data, split, args):
 
 
 def _write_outputs(table, output, description, synthetic, plot_table) -> None:
-    from .evaluation import markdown_table
+    from .evaluation import format_table, markdown_table
 
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -233,7 +233,7 @@ def _write_outputs(table, output, description, synthetic, plot_table) -> None:
     markdown = header + "\n" + markdown_table(shown) + "\n"
     (output / "results.md").write_text(markdown)
     table.to_csv(output / "results.csv", index=False)
-    print("\n" + markdown_table(shown) + "\n", flush=True)
+    print("\n" + format_table(table) + "\n", flush=True)  # the files keep every column
     try:
         plot_table(table, output / "results.png")
         _say(f"wrote {output / 'results.md'}, results.csv and results.png")

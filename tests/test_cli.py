@@ -1,5 +1,7 @@
 """The ``skecg`` command: quickstart end to end on synthetic data, and its one-line errors."""
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -14,6 +16,13 @@ def test_quickstart_synthetic_writes_table_and_plot(tmp_path, capsys):
     assert "SYNTHETIC DATA" in out
     table = pd.read_csv(tmp_path / "results.csv")
     assert list(table["pretraining"]) == ["CPC", "none (random init)", "none (supervised)"]
+    header = next(line for line in out.splitlines() if "test AUC [95% interval]" in line)
+    printed = out[out.index(header):]  # the final table
+    assert "nan" not in printed.lower() and "1.0 " not in printed  # n_seeds printed as 1
+    for column in ("model", "pretraining", "protocol", "delta vs baseline"):
+        assert column in header
+    assert re.search(r"CPC .* 0\.\d{3} \[0\.\d{3}, [01]\.\d{3}\] +[+-]0\.\d{3} \[", printed)
+    assert {"test_auc_low", "delta_high", "n_seeds", "recipe"} <= set(table.columns)  # files
     assert table["test_auc"].between(0, 1).all()
     assert "Synthetic data" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "results.png").stat().st_size > 0
