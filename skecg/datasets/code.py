@@ -24,7 +24,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -614,6 +614,7 @@ def load_paper_corpus(
     fs: float = 100,
     duration: float = 10,
     exclude_ptbxl: bool = True,
+    exclude_overlap_with=None,
     store: str | os.PathLike | None = None,
     n_jobs: int | None = 1,
     cache_dir: str | os.PathLike | None = None,
@@ -640,7 +641,13 @@ def load_paper_corpus(
     exclude_ptbxl : bool
         Leave out records named ``HR*`` (PTB-XL's records in the challenge sets); they are
         reported in ``excluded``, which :func:`skecg.evaluation.describe_pretraining_data` and
-        the evaluation tables print.
+        the evaluation tables print. This is the fast first pass, by file name.
+    exclude_overlap_with : Bunch, array-like of shape (n_records, n_leads, n_samples) or None
+        An evaluation set (e.g. PTB-XL as :func:`load_ptbxl` returns it; an array is taken at
+        ``fs``): every record of each source whose signal occurs in it, whatever its name, rate,
+        gain, shift or crop, is left out (:func:`~skecg.datasets.find_overlap` with its defaults,
+        source by source) and reported in ``excluded`` and ``overlap``. Not available with
+        ``store`` yet.
     store : path or None
         Build (or resume) an :class:`~skecg.datasets.ECGStore` there, source by source, and
         return it opened (``X`` read batch by batch) instead of concatenating in RAM (the full
@@ -653,13 +660,20 @@ def load_paper_corpus(
     Bunch with ``X``, ``y`` (None: a pretraining corpus), ``label_names`` (empty), ``meta``
     (``dataset``: "cinc2020", "chapman" or "code_test", plus each loader's columns), ``fs``,
     ``lead_names``, ``excluded`` (record names left out), ``n_records`` (dataset -> count),
-    ``missing``, ``skipped``, ``dropped_no_label``.
+    ``missing``, ``skipped``, ``dropped_no_label`` and, with ``exclude_overlap_with``,
+    ``overlap`` (DataFrame, one row per excluded pair: ``dataset``, ``record``, ``index_eval``
+    (position in the evaluation set), ``record_eval`` when it has names, ``score``, ``lag_s``).
 
     Raises
     ------
     ValueError
-        No folder given, or a record name occurs in two sources (overlapping folders).
+        No folder given, a record name occurs in two sources (overlapping folders), or
+        ``exclude_overlap_with`` is combined with ``store``.
     """
+    if exclude_overlap_with is not None and store is not None:
+        raise ValueError("exclude_overlap_with cannot be combined with store= yet: load the "
+                         "corpus in memory, or check the built store with find_overlap(store.X, "
+                         "evaluation) and leave those rows out")
     sources = paper_corpus_sources(cinc2020, chapman, code_test, fs=fs, duration=duration,
                                    exclude_ptbxl=exclude_ptbxl, n_jobs=n_jobs,
                                    cache_dir=cache_dir, on_error=on_error, verbose=verbose)
@@ -673,6 +687,11 @@ def load_paper_corpus(
         _check_overlap(built.meta)
         return built
     parts = {name: load() for name, load in sources.items()}
+    overlaps = []
+    if exclude_overlap_with is not None:
+        for name in parts:
+            parts[name], found = _drop_overlap(parts[name], exclude_overlap_with, fs, name)
+            overlaps.append(found)
     metas = []
     for name, part in parts.items():
         meta = part.meta.copy()
@@ -681,7 +700,10 @@ def load_paper_corpus(
     meta = pd.concat(metas, ignore_index=True)
     _check_overlap(meta)
     X = np.concatenate([part.X for part in parts.values()])
+    extra = {} if exclude_overlap_with is None else {
+        "overlap": pd.concat(overlaps, ignore_index=True)}
     return Bunch(
+        **extra,
         X=X, y=None, label_names=[], meta=meta, fs=float(fs),
         lead_names=next(iter(parts.values())).lead_names,
         excluded=[e for part in parts.values() for e in part.get("excluded", [])],
@@ -689,6 +711,32 @@ def load_paper_corpus(
         missing=[m for part in parts.values() for m in part.get("missing", [])],
         skipped={k: v for part in parts.values() for k, v in part.get("skipped", {}).items()},
         dropped_no_label=0)
+
+
+def _drop_overlap(part: Bunch, evaluation, fs: float, name: str) -> tuple[Bunch, pd.DataFrame]:
+    """Leave out the records of ``part`` whose signal occurs in ``evaluation`` (by content)."""
+    from .overlap import find_overlap
+
+    fs_eval = None if isinstance(evaluation, Mapping) else fs
+    found = find_overlap(part, evaluation, fs_b=fs_eval)
+    records = part.meta["record"].astype(str).to_numpy()
+    table = pd.DataFrame({"dataset": name, "record": records[found["index_a"].to_numpy()],
+                          "index_eval": found["index_b"].to_numpy()})
+    if "record_b" in found:
+        table["record_eval"] = found["record_b"].to_numpy()
+    table["score"] = found["score"].to_numpy()
+    table["lag_s"] = found["lag_s"].to_numpy()
+    drop = np.unique(found["index_a"].to_numpy())
+    if len(drop):
+        keep = np.ones(len(part.X), dtype=bool)
+        keep[drop] = False
+        part = Bunch(**part)
+        part.X = part.X[keep]
+        part.meta = part.meta.loc[keep].reset_index(drop=True)
+        if part.get("y") is not None:
+            part.y = part.y[keep]
+        part.excluded = list(part.get("excluded", [])) + list(records[drop])
+    return part, table
 
 
 def _check_overlap(meta: pd.DataFrame) -> None:

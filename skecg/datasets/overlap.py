@@ -11,7 +11,7 @@ three vectorised steps:
    unpadded span: gain, units and offset no longer matter.
 2. **Candidates.** Each record gets a shift-invariant fingerprint (the correlations between its
    leads and every lead's autocorrelation up to 1.5 s), whitened with the statistics of the
-   smaller corpus and compared by cosine similarity with one matrix product per batch; each
+   smaller corpus and up to 2048 records spread over the larger, and compared by cosine similarity with one matrix product per batch; each
    record of the larger corpus keeps its ``n_candidates`` most similar records of the smaller.
 3. **Verification.** Each candidate pair gets the normalised cross-correlation of the reduced
    signals, summed over leads, at every lag at once (FFT), restricted to lags where the records
@@ -45,6 +45,7 @@ _ACF_MAX_S = 1.5  # autocorrelation lags of the fingerprint, seconds
 _N_COMPONENTS = 128  # whitened fingerprint dimensions kept
 _SHRINK = 0.05  # covariance shrinkage of the whitening (fraction of the mean variance)
 _N_FRAC = 8  # sub-sample steps of the lag refinement
+_WHITEN_SAMPLE = 2048  # records of the streamed corpus added to the whitening statistics
 _PAIR_BATCH = 1024  # candidate pairs verified at a time (bounds the spectra held)
 
 
@@ -171,7 +172,9 @@ class _Whitener:
         mean = features.mean(axis=0)
         centred = (features - mean).astype(np.float64)
         cov = centred.T @ centred / max(len(features) - 1, 1)
-        ridge = _SHRINK * max(np.trace(cov) / len(cov), 1e-12)
+        # more shrinkage (towards plain scaling) when there are few records per dimension
+        shrink = max(_SHRINK, len(cov) / (len(features) + len(cov)))
+        ridge = shrink * max(np.trace(cov) / len(cov), 1e-12)
         values, vectors = np.linalg.eigh(cov + ridge * np.eye(len(cov)))
         keep = np.argsort(values)[::-1][:_N_COMPONENTS]
         return cls(mean=mean.astype(np.float32),
@@ -218,7 +221,7 @@ def _score_pairs(q: _Reduced, r: _Reduced, rows: np.ndarray, cols: np.ndarray,
     if nfft % 2 == 0:
         weights[-1] = 1.0
     freqs = np.arange(n_freq)
-    steps = np.array([d for d in np.linspace(-0.5, 0.5, _N_FRAC + 1) if d != 0])
+    steps = np.array([d for d in np.linspace(-0.5, 0.5, _N_FRAC + 1) if d != 0] if _N_FRAC else [])
     angle = 2 * np.pi * np.outer(freqs, steps) / nfft  # (n_freq, n_steps)
     cos_steps, sin_steps = np.cos(angle), np.sin(angle)
     table = np.exp(2j * np.pi * t / nfft).astype(np.complex64)
@@ -400,7 +403,15 @@ def find_overlap(
     use_fingerprints = len(xr) > n_candidates
     if use_fingerprints:
         features = np.concatenate([_fingerprint(p, fs_common, n_jobs) for p in parts])
-        whitener = _Whitener.fit(features[ref.valid] if ref.valid.sum() > 1 else features)
+        # whitening statistics: the held corpus and records spread over the streamed one
+        sample = np.unique(np.linspace(0, len(xq) - 1, min(len(xq), _WHITEN_SAMPLE)).astype(
+            np.int64))
+        fitted = [features[ref.valid]]
+        for s, e in _batches(len(sample), batch_size):
+            red = _reduce(xq[sample[s:e]], fq, fs_common, detrend_s, nq, int(sample[s]))
+            fitted.append(_fingerprint(red, fs_common, n_jobs)[red.valid])
+        fitted = np.concatenate(fitted)
+        whitener = _Whitener.fit(fitted if len(fitted) > 1 else features)
         embedded_r = whitener.transform(features)
     del parts
     found = []
