@@ -6,7 +6,8 @@ Every loader returns a :class:`sklearn.utils.Bunch` with ``X`` (float32, shape
 was left out and why (``missing``, ``skipped``, ``dropped_no_label``).
 
 Corpora larger than RAM go into an :class:`ECGStore` (:func:`build_ecg_store`, source by source,
-resumable); its ``X`` is read batch by batch by every skecg estimator.
+resumable); its ``X`` is read batch by batch by every skecg estimator. :func:`find_overlap`
+finds the recordings two corpora share by signal content (leakage checks).
 """
 
 from ._wfdb import load_wfdb
@@ -18,6 +19,7 @@ from .code import (
     load_paper_corpus,
     paper_corpus_sources,
 )
+from .overlap import find_overlap
 from .ptbxl import load_ptbxl
 from .splits import first_k_folds, patient_split, predefined_split, ptbxl_split
 from .store import ECGStore, StoredECGArray, build_ecg_store, load_ecg_store
@@ -28,6 +30,7 @@ __all__ = [
     "StoredECGArray",
     "build_ecg_store",
     "code15_sources",
+    "find_overlap",
     "first_k_folds",
     "load_code15",
     "load_code_test",

@@ -11,8 +11,9 @@ three vectorised steps:
    unpadded span: gain, units and offset no longer matter.
 2. **Candidates.** Each record gets a shift-invariant fingerprint (the correlations between its
    leads and every lead's autocorrelation up to 1.5 s), whitened with the statistics of the
-   smaller corpus and up to 2048 records spread over the larger, and compared by cosine similarity with one matrix product per batch; each
-   record of the larger corpus keeps its ``n_candidates`` most similar records of the smaller.
+   smaller corpus and of up to 2048 records spread over the larger, and compared by cosine
+   similarity with one matrix product per batch; each record of the larger corpus keeps its
+   ``n_candidates`` most similar records of the smaller.
 3. **Verification.** Each candidate pair gets the normalised cross-correlation of the reduced
    signals, summed over leads, at every lag at once (FFT), restricted to lags where the records
    overlap by at least ``min_overlap`` seconds and normalised by the signal energy inside that
