@@ -186,10 +186,15 @@ def bunch_keys_as_list(app, what, name, obj, options, lines: list[str]) -> None:
 
 
 def skip_metadata_request_methods(app, what, name, obj, skip, options):
-    """scikit-learn's generated ``set_*_request`` methods are documented by scikit-learn."""
+    """scikit-learn's generated ``set_*_request`` methods are documented by scikit-learn.
+
+    Returns None for every other member, so that autodoc and autosummary decide. Returning
+    ``skip`` instead would return False for the private helpers (autosummary asks with
+    ``skip=False``), which *forces* them into the API reference (``skecg.cli._add_data_args``).
+    """
     if name.startswith("set_") and name.endswith("_request"):
         return True
-    return skip
+    return None
 
 
 def setup(app) -> None:

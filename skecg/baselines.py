@@ -24,7 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_ecg_array
+from ._validation import check_ecg_array, check_label_array
 
 __all__ = ["MiniRocketClassifier", "aeon_available", "minirocket_evaluation"]
 
@@ -127,9 +127,7 @@ class MiniRocketClassifier(ClassifierMixin, BaseEstimator):
         self._validate_params()
         start = time.perf_counter()
         X = check_ecg_array(X)
-        y = np.asarray(y)
-        if len(y) != len(X):
-            raise ValueError(f"X has {len(X)} records but y has {len(y)} rows.")
+        y = check_label_array(y, n_records=len(X))  # one line for ragged lists of labels
         self.multilabel_ = type_of_target(y) == "multilabel-indicator"
         if y.ndim == 2 and not self.multilabel_:
             raise ValueError("2-D y must be a multi-hot 0/1 matrix (n_records, n_labels); got "

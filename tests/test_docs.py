@@ -47,3 +47,22 @@ def test_every_page_is_reachable_from_a_toctree():
                 parent = str(Path(page).parent)
                 linked.add(entry if parent == "." else f"{parent}/{entry}")
     assert pages - linked == set(), "pages not in any toctree (sphinx -W fails on them)"
+
+
+def _conf_function(name: str):
+    """A function of docs/conf.py, without importing conf (which writes generated files)."""
+    tree = ast.parse((DOCS / "conf.py").read_text())
+    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+    namespace: dict = {}
+    exec(compile(ast.Module(body=[node], type_ignores=[]), "conf.py", "exec"), namespace)
+    return namespace[name]
+
+
+@pytest.mark.parametrize("name, skip", [("_add_data_args", False), ("_Runs", False),
+                                        ("_row", True), ("markdown_table", False)])
+def test_api_reference_never_forces_private_helpers_in(name, skip):
+    """autosummary asks the autodoc-skip-member handlers with skip=False: a handler that echoes
+    ``skip`` back *forces* every private helper into the reference (28 pages of them)."""
+    handler = _conf_function("skip_metadata_request_methods")
+    assert handler(None, "module", name, object(), skip, {}) is None  # autosummary decides
+    assert handler(None, "class", "set_fit_request", object(), False, {}) is True

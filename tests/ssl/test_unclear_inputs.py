@@ -69,6 +69,17 @@ def test_ragged_labels_say_one_label_or_matrix(y, odd, what):
     assert f"entry {odd} has {what}" in message and "MultiLabelBinarizer" in message
 
 
+@pytest.mark.parametrize("y", [[[0, 1], [1], [0, 1, 1]], [["NORM"], ["MI", "STTC"], []]])
+def test_ragged_labels_to_an_estimator_are_one_line(ecg, y):
+    from skecg.baselines import MiniRocketClassifier
+
+    with pytest.raises(ValueError, match="y is a ragged list: entry 1") as info:
+        MiniRocketClassifier().fit(ecg[:3], y)
+    _one_line(info)
+    with pytest.raises(ValueError, match="y has 2 entries for 3 records"):
+        MiniRocketClassifier().fit(ecg[:3], [0, 1])
+
+
 def test_label_count_must_match_records():
     with pytest.raises(ValueError, match="y has 2 entries for 3 records"):
         check_label_array([0, 1], n_records=3)
