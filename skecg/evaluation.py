@@ -876,13 +876,13 @@ def plot_table(table: pd.DataFrame, path=None, title: str = "PTB-XL test macro A
     """Chart of ``test_auc`` with its bootstrap interval, and the paired deltas; saved if ``path``.
 
     Each row is a bar from chance (AUC 0.5, a dashed line) to its test AUC, with the 95%
-    interval; the axis starts at 0.5, or lower when an interval reaches below it. Pretrained
-    models are blue, baselines grey. Labels name the model, its pretraining (when it is not the
-    model itself) and the regime; identical baseline rows (the same random-init or supervised
-    result repeated for each method) are drawn once. When the table has a ``delta`` column, a
-    second panel draws each paired difference to its baseline with its interval (``delta_low``,
-    ``delta_high``) around a line at 0: compare models by these, not by overlapping intervals.
-    The title names the regimes shown.
+    interval; the axis starts just below chance (0.45), or lower when an interval reaches below.
+    Pretrained models are blue, baselines grey. Labels name the model, its pretraining (when it
+    is not the model itself) and the regime; identical baseline rows (the same random-init or
+    supervised result repeated for each method) are drawn once. When the table has a ``delta``
+    column, a second panel draws each paired difference to its baseline with its interval
+    (``delta_low``, ``delta_high``) around a line at 0: compare models by these, not by
+    overlapping intervals. The title names the regimes shown.
 
     Parameters
     ----------
@@ -921,7 +921,7 @@ def plot_table(table: pd.DataFrame, path=None, title: str = "PTB-XL test macro A
             color=np.where(baseline, "#a6a6a6", "#4c72b0"),
             xerr=np.clip(np.vstack([auc - low, high - auc]), 0, None), capsize=3,
             ecolor="black")
-    left = min(0.5, np.nanmin(low) - 0.03) if len(rows) else 0.5
+    left = min(0.45, np.nanmin(low) - 0.03) if len(rows) else 0.45  # chance line in view
     ax.set_xlim(max(0.0, np.floor(left * 20) / 20), 1.0)
     ax.axvline(0.5, color="#555555", linestyle="--", linewidth=1)
     ax.set_yticks(y, rows["label"])
