@@ -1,32 +1,34 @@
-"""The paper's table: linear evaluation and finetuning of SimCLR, BYOL, SwAV and CPC.
+"""The paper's table: linear evaluation and finetuning of SimCLR, BYOL, SwAV and CPC, cross-validated.
 
 Run from the repository root::
 
-    python benchmarks/paper_table.py --preset cpu [--data ../shared/data/ptb-xl]
+    python benchmarks/paper_table.py --preset cpu [--data ../shared/data/ptb-xl] [--methods ...]
+    python benchmarks/paper_table.py --merge PART.csv [PART.csv ...]   # combine parallel runs
     python benchmarks/paper_table.py --preset paper --data /path/to/full/ptb-xl --device cuda
 
-For each method: self-supervised pretraining on folds 1-9 (labels unused; CPC on per-lead
-standardised input, SimCLR/BYOL/SwAV on raw mV, as the reference), then
-``skecg.evaluation.linear_evaluation`` (the reference's linear layer on the frozen encoder, the
-same architecture randomly initialised as baseline) and ``finetune_evaluation`` (the method's
-reference recipe; the same architecture trained from scratch as the supervised baseline), both
-with ``skecg.evaluation.paper_recipe``. Test macro AUC on fold 10 with 95% bootstrap intervals;
-rows with a baseline carry the paired bootstrap difference to it (``delta``). The CPU preset
-scales the recipes' epochs only (``epoch_scale``), never their shape.
-When aeon is importable (the ``baselines`` extra, in its own virtual environment since aeon pins
-pandas<3.1 and numba<0.64, hence numpy<2.4), a MiniRocket + ridge row is added on the same splits,
-with its paired difference to supervised training of the first method's architecture (that
-method's "supervised" row, retrained with the same seed).
+PTB-XL's ten stratified folds are rotated (``skecg.datasets.fold_rotation``, ``--n-splits``):
+each split tests on one group of folds, selects epochs on the next and trains on the rest, so
+every labelled record is tested exactly once. For each method and split, the encoder is
+pretrained self-supervised on that split's training and validation signals (labels unused,
+test records never seen; CPC standardises its input per lead, SimCLR/BYOL/SwAV use raw mV, as
+the reference), then ``skecg.evaluation.linear_evaluation`` (the reference's linear layer on the
+frozen encoder, trained for the recipe's epochs of the full PTB-XL, against the same
+architecture randomly initialised) and ``finetune_evaluation`` (the method's recipe, against
+the same architecture trained from scratch) run with ``skecg.evaluation.paper_recipe``. Test
+scores of all splits are pooled: one macro AUC over all records with a 95% bootstrap interval,
+paired bootstrap differences to the baseline (``delta``) over the same records, and the spread
+over splits (``split_auc_std``). The CPU preset scales pretraining and the recipes' epochs only
+(``epoch_scale``), never their shape.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,31 +36,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _report import header  # noqa: E402
 
-from skecg.baselines import aeon_available, minirocket_evaluation  # noqa: E402
 from skecg.cli import CPU_PRESETS  # noqa: E402
-from skecg.datasets import load_ptbxl, ptbxl_split  # noqa: E402
+from skecg.datasets import fold_rotation, load_ptbxl  # noqa: E402
 from skecg.evaluation import (  # noqa: E402
     finetune_evaluation,
-    fit_classifier,
-    input_scaler,
     linear_evaluation,
     markdown_table,
-    paper_recipe,
     plot_table,
+    pretrain_per_split,
 )
 from skecg.ssl import ENCODERS  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ptb-xl"
 PRESETS = {
-    # the quickstart's CPU configurations trained 2.5x longer: about 4 minutes of pretraining
-    # per method on 2 CPU cores for the 500 shared records
-    "cpu": dict(
-        task="superdiagnostic",
-        methods={name: dict(params, max_epochs=int(2.5 * params["max_epochs"]))
-                 for name, params in CPU_PRESETS.items()},
-        recipe=dict(epoch_scale=0.4),  # the paper recipes at 40% of their epochs
-    ),
+    # the quickstart's CPU configurations; pretraining epochs per split are set on the command
+    # line (--pretrain-epochs) to fit the time at hand, and every run states them
+    "cpu": dict(task="superdiagnostic", methods=dict(CPU_PRESETS),
+                recipe=dict(epoch_scale=0.4)),  # the paper recipes at 40% of their epochs
     # the paper's configuration: for a GPU and the full PTB-XL
     "paper": dict(
         task="all",
@@ -78,11 +73,82 @@ PRESETS = {
 }
 
 
+def run(args) -> None:
+    preset = PRESETS[args.preset]
+    recipe = dict(preset["recipe"])
+    if args.epoch_scale is not None:
+        recipe["epoch_scale"] = args.epoch_scale
+    data = load_ptbxl(args.data, task=preset["task"], n_jobs=2)  # mV: each model scales its own
+    cv = fold_rotation(data.meta, n_splits=args.n_splits)
+    n_labelled = sum(len(s.test) for s in cv)
+    out = [header(f"PTB-XL at {args.data}: {len(data.X)} records with a {preset['task']} label "
+                  f"({data.y.shape[1]} labels), {n_labelled} in folds 1-10, cross-validated "
+                  f"over {args.n_splits} rotations of the folds (test / valid / train folds "
+                  f"{[(s.test_folds, s.valid_folds) for s in cv]}). 500 records are 2.3% of "
+                  "PTB-XL: not comparable with the paper's absolute values."),
+           f"preset: {args.preset}; recipe overrides {recipe}; seeds {args.seeds}", ""]
+    print("\n".join(out), flush=True)
+    tables = []
+    for method in args.methods:
+        params = dict(preset["methods"][method], device=args.device, random_state=args.seed)
+        if args.pretrain_epochs is not None:
+            params["max_epochs"] = args.pretrain_epochs
+        wall, cpu = time.perf_counter(), time.process_time()
+        encoders = pretrain_per_split(ENCODERS[method](**params), data, cv)
+        if args.cache:
+            folder = Path(args.cache) / method
+            folder.mkdir(parents=True, exist_ok=True)
+            for i, encoder in enumerate(encoders):
+                encoder.save(folder / f"split{i}.skecg")
+        line = (f"{method}: pretrained {params['max_epochs']} epochs per split x "
+                f"{len(cv)} splits in {time.perf_counter() - wall:.0f} s wall, "
+                f"{time.process_time() - cpu:.0f} s CPU ({params})")
+        print(line, flush=True)
+        out.append(line)
+        common = dict(cv=cv, n_seeds=args.seeds, random_state=args.seed, device=args.device,
+                      **recipe)
+        for protocol in (linear_evaluation, finetune_evaluation):
+            wall, cpu = time.perf_counter(), time.process_time()
+            tables.append(protocol(encoders, data, **common))
+            line = (f"{method}: {protocol.__name__} in {time.perf_counter() - wall:.0f} s "
+                    f"wall, {time.process_time() - cpu:.0f} s CPU")
+            print(line, flush=True)
+            out.append(line)
+        print(pd.concat(tables[-2:]).round(3).to_string(index=False), flush=True)
+    table = pd.concat(tables, ignore_index=True)
+    stem = Path(args.results) / (f"paper_table_{args.preset}" + (f"_{args.part}" if args.part
+                                                                   else ""))
+    write(table, "\n".join(out), stem, preset["task"])
+
+
+def write(table: pd.DataFrame, text: str, stem: Path, task: str) -> None:
+    stem.with_suffix(".md").write_text(text + "\n\n" + markdown_table(table) + "\n")
+    table.to_csv(stem.with_suffix(".csv"), index=False)
+    plot_table(table, stem.with_suffix(".png"), title=f"PTB-XL ({task}) test macro AUC")
+    print(f"wrote {stem.with_suffix('.md')}")
+
+
+def merge(parts: list[str], stem: Path, task: str) -> None:
+    """Concatenate the CSVs (and the headers of the .md files) of parallel runs."""
+    tables, texts = [], []
+    for part in parts:
+        part = Path(part)
+        tables.append(pd.read_csv(part, keep_default_na=True))
+        text = part.with_suffix(".md").read_text().split("\n\n| model")[0]
+        texts.append(text)
+    note = (f"{len(parts)} runs of benchmarks/paper_table.py in parallel (one per group of "
+            "methods, each with OMP_NUM_THREADS=1), merged by `--merge`; each run's header "
+            "follows.")
+    write(pd.concat(tables, ignore_index=True), "\n\n".join([note, *texts]), stem, task)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
-    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--data", default=os.path.relpath(DEFAULT_DATA))
     parser.add_argument("--methods", nargs="+", default=["simclr", "byol", "swav", "cpc"])
+    parser.add_argument("--n-splits", type=int, default=5,
+                        help="rotations of PTB-XL's ten folds (fold_rotation)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=1,
@@ -90,68 +156,21 @@ def main() -> None:
     parser.add_argument("--epoch-scale", type=float, default=None,
                         help="override the preset's epoch_scale of the recipes")
     parser.add_argument("--pretrain-epochs", type=int, default=None,
-                        help="override the preset's pretraining epochs (smoke runs)")
+                        help="override the preset's pretraining epochs")
     parser.add_argument("--results", default=str(RESULTS),
                         help="output folder (smoke runs: somewhere else than results/)")
-    parser.add_argument("--no-finetune", dest="finetune", action="store_false")
+    parser.add_argument("--part", default=None,
+                        help="suffix of this run's files (parallel runs, merged by --merge)")
+    parser.add_argument("--cache", default=None,
+                        help="folder to save the pretrained encoders in (one file per split)")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="PART_CSV",
+                        help="merge the CSV files of parallel runs into the preset's table")
     args = parser.parse_args()
-    preset = PRESETS[args.preset]
-    recipe = dict(preset["recipe"])
-    if args.epoch_scale is not None:
-        recipe["epoch_scale"] = args.epoch_scale
-
-    data = load_ptbxl(args.data, task=preset["task"], n_jobs=2)  # mV: scaled per recipe
-    split = ptbxl_split(data.meta)
-    out = [header(f"PTB-XL at {args.data}: {len(data.X)} records with a {preset['task']} label "
-                  f"({data.y.shape[1]} labels; train {len(split.train)}, valid "
-                  f"{len(split.valid)}, test {len(split.test)}). 500 records are 2.3% of "
-                  "PTB-XL: not comparable with the paper's absolute values."),
-           f"preset: {args.preset}; recipe overrides {recipe}; seeds {args.seeds}", ""]
-    print("\n".join(out), flush=True)
-    tables, encoders = [], {}
-    for method in args.methods:
-        params = dict(preset["methods"][method], device=args.device, random_state=args.seed)
-        if args.pretrain_epochs is not None:
-            params["max_epochs"] = args.pretrain_epochs
-        encoder = ENCODERS[method](**params)
-        scaler = input_scaler(paper_recipe(method, "linear")["input_scaling"],
-                              data.X[split.train])
-        pretrain = data.X[np.concatenate([split.train, split.valid])]
-        start = time.perf_counter()
-        encoder.fit(pretrain if scaler is None else scaler.transform(pretrain))
-        encoders[method] = encoder
-        line = (f"{method}: pretrained {params['max_epochs']} epochs in "
-                f"{time.perf_counter() - start:.0f} s ({params})")
-        print(line, flush=True)
-        out.append(line)
-        common = dict(splits=split, n_seeds=args.seeds, random_state=args.seed,
-                      device=args.device, **recipe)
-        tables.append(linear_evaluation(encoder, data, **common))
-        if args.finetune:
-            tables.append(finetune_evaluation(encoder, data, **common))
-        print(pd.concat(tables[-2:]).round(3).to_string(index=False), flush=True)
-    if aeon_available():
-        reference = args.methods[0]
-        supervised, _ = fit_classifier(encoders[reference], data, regime="supervised",
-                                       splits=split, random_state=args.seed, device=args.device,
-                                       **recipe)
-        minirocket = minirocket_evaluation(
-            data, splits=split, baseline=supervised, n_jobs=2, random_state=args.seed,
-            baseline_name=f"supervised ({reference} architecture, {reference}'s recipe)")
-        line = (f"minirocket: {minirocket['recipe'][0]}; fitted in "
-                f"{minirocket.pop('fit_time')[0]:.0f} s (features and classifier, no pretraining)")
-        print(line, flush=True)
-        out.append(line)
-        tables.append(minirocket)
+    if args.merge:
+        merge(args.merge, Path(args.results) / f"paper_table_{args.preset}",
+              PRESETS[args.preset]["task"])
     else:
-        out.append("minirocket: left out (aeon is not importable here; see the baselines extra)")
-    table = pd.concat(tables, ignore_index=True)
-    text = "\n".join(out) + "\n\n" + markdown_table(table) + "\n"
-    stem = Path(args.results) / f"paper_table_{args.preset}"
-    stem.with_suffix(".md").write_text(text)
-    table.to_csv(stem.with_suffix(".csv"), index=False)
-    plot_table(table, stem.with_suffix(".png"), title=f"PTB-XL ({preset['task']}) test macro AUC")
-    print("\n" + text)
+        run(args)
 
 
 if __name__ == "__main__":

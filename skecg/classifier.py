@@ -12,6 +12,7 @@ logits, nonlinearity, windows pooled per record.
 from __future__ import annotations
 
 import copy
+import fnmatch
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -52,14 +53,16 @@ from ._torch import (
 from ._validation import check_ecg_array, check_random_state_seed
 from .metrics import macro_auc_scorer
 from .models import CPCNetwork, LinearHead, PaperHead, make_backbone
-from .preprocessing import aggregate_windows, random_crops, sliding_windows
+from .preprocessing import LeadStandardizer, aggregate_windows, random_crops, sliding_windows
 
 __all__ = ["ClassifierNetwork", "ECGClassifier", "HeadOnlyPhase", "InterruptGuard"]
 
 DEFAULT_BACKBONE = "xresnet1d50"
 PRETRAINED_LR_FACTORS = (0.01, 0.1)  # the paper's finetuning: encoder x0.01, context x0.1
 # fitted attributes inferred from the training data; a fresh fit infers them again
-_INFERRED = ("n_leads_in_", "multilabel_", "classes_", "n_outputs_")
+_INFERRED = ("n_leads_in_", "multilabel_", "classes_", "n_outputs_", "input_mean_",
+             "input_scale_")
+INPUT_SCALINGS = ("mV", "standardize")
 
 
 class ClassifierNetwork(nn.Module):
@@ -194,6 +197,13 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         ``lr * encoder`` (for the "cpc" network the LSTM at ``lr * context``), the head at
         ``lr``. None: the paper's CPC ``(0.01, 0.1)`` with a pretrained encoder, ``(1, 1)`` for
         a backbone trained from scratch.
+    input_scaling : {"mV", "standardize"}, default="mV"
+        "mV": records go into the network as they are. "standardize": each lead is
+        standardised with a mean and standard deviation fitted on the training records in
+        ``fit`` (:class:`skecg.preprocessing.LeadStandardizer`; the paper's CPC input), kept
+        as ``input_mean_``/``input_scale_`` and applied on the one path that training,
+        validation and prediction share. Records passed to ``fit``, ``predict_proba`` and the
+        validation set are always in mV.
     crop_length : int or None, default=250
         Samples of the random training crop (2.5 s at 100 Hz); None trains on whole records.
     window, stride : int, default=250, 125
@@ -209,7 +219,9 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
     weight_decay : float, default=1e-3
         Weight decay of weights (biases and BatchNorm parameters get none).
     optimizer : {"adamw", "adam", "sgd"} or torch optimizer class, default="adamw"
-        Further arguments as ``optimizer__momentum=...``.
+        Further arguments as in skorch: ``optimizer__momentum=0.9``, and
+        ``optimizer__param_groups=[("head.*", {"lr": 0.1})]`` (parameter-name patterns of
+        ``module_``; a matching parameter gets the group's options on top of its part's).
     train_split : callable or None, default=None
         skorch's validation split. None: no validation. A fixed validation set is passed the
         skorch way, ``train_split=skorch.helper.predefined_split(skorch.dataset.Dataset(
@@ -232,7 +244,8 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         Print skorch's epoch log.
     **kwargs
         Other :class:`skorch.NeuralNet` parameters: ``callbacks`` (appended to the defaults),
-        ``warm_start``, ``criterion`` (None: chosen from ``y``), ``iterator_train__*``,
+        ``warm_start``, ``criterion`` (None: chosen from ``y``; ``criterion__*`` arguments such
+        as ``criterion__pos_weight`` reach it either way), ``iterator_train__*``,
         ``optimizer__*``, ... ``module`` must stay None: the network is built from ``encoder``
         and ``head``.
 
@@ -248,6 +261,8 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         Number of logits (labels or classes).
     n_leads_in_ : int
         Number of leads seen in ``fit``.
+    input_mean_, input_scale_ : np.ndarray of shape (n_leads,), float32
+        Per-lead input scaling (mV; 0 and 1 with ``input_scaling="mV"``).
     device_ : str
         The device used (``device`` with "auto" resolved).
     history_ : skorch.History
@@ -266,6 +281,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         "width": [Interval(Integral, 1, None, closed="left")],
         "head": [StrOptions({"linear", "paper"})],
         "head_dropout": [Interval(Real, 0, 1, closed="left"), tuple, list],
+        "input_scaling": [StrOptions(set(INPUT_SCALINGS))],
         "freeze_encoder": ["boolean"],
         "head_epochs": [Interval(Integral, 0, None, closed="left")],
         "finetune_lr": [Interval(Real, 0, None, closed="neither"), None],
@@ -294,6 +310,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         width: int = 64,
         head: str = "linear",
         head_dropout: float | tuple[float, float] = (0.25, 0.5),
+        input_scaling: str = "mV",
         freeze_encoder: bool = False,
         head_epochs: int = 0,
         finetune_lr: float | None = None,
@@ -326,6 +343,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         self.width = width
         self.head = head
         self.head_dropout = head_dropout
+        self.input_scaling = input_scaling
         self.freeze_encoder = freeze_encoder
         self.head_epochs = head_epochs
         self.finetune_lr = finetune_lr
@@ -383,6 +401,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         fresh = self.module_ is None
         if fresh:
             self._infer_shapes(X, y)
+            self._fit_input_scaling(X)
         y = self._encode_targets(y, X, name="y")
         seed = check_random_state_seed(self.random_state)
         if not fresh:  # continued training: do not repeat the same crops and shuffles
@@ -435,6 +454,25 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         self.multilabel_ = multilabel
         self.classes_ = classes
         self.n_outputs_ = len(classes)
+
+    def _fit_input_scaling(self, X) -> None:
+        n_leads = X.shape[1]
+        if self.input_scaling == "standardize":
+            scaler = LeadStandardizer().fit(X)  # chunked: a memmap is never read whole
+            mean, scale = scaler.mean_, scaler.scale_
+        else:
+            mean, scale = np.zeros(n_leads), np.ones(n_leads)
+        self.input_mean_ = mean.astype(np.float32)
+        self.input_scale_ = scale.astype(np.float32)
+
+    def _scale_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Records in mV -> network input (``input_scaling``), on ``x``'s device."""
+        mean, scale = self.input_mean_, self.input_scale_
+        if not mean.any() and (scale == 1).all():  # "mV": nothing to do
+            return x
+        mean = torch.as_tensor(mean, device=x.device)[:, None]
+        scale = torch.as_tensor(scale, device=x.device)[:, None]
+        return (x - mean) / scale
 
     def _encode_targets(self, y, X: np.ndarray, name: str) -> np.ndarray:
         """Check ``X``'s leads and turn ``y`` into float multi-hot or int64 class indices."""
@@ -512,7 +550,8 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
                                            lower_is_better=False)),
             ]
             # read by get_params before any validation: no truth test of a raw parameter
-            if self.load_best is True:  # patience=None: keeps the best weights, never stops early
+            if isinstance(self.load_best, (bool, np.bool_)) and self.load_best:
+                # patience=None: keeps the best weights, never stops early
                 callbacks.append(("best_valid_auc", EarlyStopping(
                     monitor="valid_auc", lower_is_better=False, patience=None, threshold=0,
                     threshold_mode="abs", load_best=True)))
@@ -559,8 +598,8 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         if not self._shapes_known():
             self.criterion_ = None
         else:
-            self.criterion_ = (nn.BCEWithLogitsLoss() if self.multilabel_
-                               else nn.CrossEntropyLoss())
+            loss = nn.BCEWithLogitsLoss if self.multilabel_ else nn.CrossEntropyLoss
+            self.criterion_ = loss(**self.get_params_for("criterion"))
         return self
 
     def parameter_parts(self) -> dict[str, tuple[list[nn.Parameter], float]]:
@@ -600,8 +639,23 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         lr = kwargs.pop("lr", self.lr)
         weight_decay = kwargs.pop("weight_decay", self.weight_decay)
         groups = param_groups(self.parameter_parts(), lr, weight_decay)
+        user_groups = kwargs.pop("param_groups", None)
+        if user_groups:
+            groups = _apply_param_groups(groups, user_groups, self.module_.named_parameters())
         self.optimizer_ = get_optimizer(self.optimizer)(groups, lr=lr, **kwargs)
         return self
+
+    def _validate_params(self):
+        # Unavoidable override: skorch learns the "module", "criterion" and "optimizer"
+        # prefixes when it builds those components, which this class defers until fit has
+        # seen the data; accept their arguments (optimizer__momentum, ...) before that.
+        known = self.prefixes_
+        missing = [name for name in ("module", "criterion", "optimizer") if name not in known]
+        self.prefixes_ = [*known, *missing]
+        try:
+            return super()._validate_params()
+        finally:
+            self.prefixes_ = known
 
     def check_is_fitted(self, attributes=None, *args, **kwargs):
         """Raise skorch's ``NotInitializedError`` unless the network has been trained."""
@@ -621,7 +675,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         if self.crop_length is not None:
             x = random_crops(x, self.crop_length, generator=self.generator_)
         with autocast(self.device_, self.precision):
-            y_pred = self.module_(x)
+            y_pred = self.module_(self._scale_input(x))
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
@@ -631,7 +685,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
 
         Windows -> logits -> nonlinearity -> pooled per record (``aggregate``).
         """
-        x = torch.as_tensor(Xi, dtype=torch.float32, device=self.device_)
+        x = self._scale_input(torch.as_tensor(Xi, dtype=torch.float32, device=self.device_))
         windows, record_index = sliding_windows(x, self.window, self.stride)
         with autocast(self.device_, self.precision):
             logits = self.module_(windows).float()
@@ -765,3 +819,26 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
 
 def _identity(x):
     return x
+
+
+def _apply_param_groups(groups: list[dict], user_groups, named_parameters) -> list[dict]:
+    """Split skecg's parameter groups by skorch-style ``optimizer__param_groups``.
+
+    ``user_groups`` is a list of ``(pattern, options)``; a parameter whose name (in
+    ``module_``) matches a pattern (:func:`fnmatch.fnmatch`, first match wins) gets ``options``
+    on top of its group's settings, as in skorch.
+    """
+    names = {id(p): name for name, p in named_parameters}
+    out = []
+    for group in groups:
+        buckets: dict[int, list] = {}
+        for param in group["params"]:
+            name = names.get(id(param), "")
+            match = next((i for i, (pattern, _) in enumerate(user_groups)
+                          if fnmatch.fnmatch(name, pattern)), -1)
+            buckets.setdefault(match, []).append(param)
+        for match, params in buckets.items():
+            options = {} if match < 0 else dict(user_groups[match][1])
+            suffix = "" if match < 0 else f"[{user_groups[match][0]}]"
+            out.append({**group, **options, "params": params, "name": group["name"] + suffix})
+    return out

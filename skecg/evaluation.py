@@ -1,20 +1,24 @@
 """The paper's evaluation protocols, each one call returning a tidy table (one row per model).
 
 Every protocol takes ``data``: a Bunch as returned by :func:`skecg.datasets.load_ptbxl` (``X``
-in mV, ``y`` multi-hot, ``meta`` with ``strat_fold``) and uses PTB-XL's folds: 1-8 train, 9
-validation (model selection), 10 test. Test AUCs are record-level macro AUCs with bootstrap
-intervals; a row with a baseline (random init, supervised from scratch) also carries the paired
-bootstrap difference to it (``delta`` with ``delta_low``/``delta_high``), computed on the same
-resampled test records for both models.
+in mV, ``y`` multi-hot, ``meta`` with ``strat_fold``) and either one split (``splits=``; default
+PTB-XL's folds 1-8 train, 9 validation, 10 test) or several (``cv=``, e.g.
+:func:`skecg.datasets.fold_rotation`, so that every labelled record is tested once). Test
+scores of all splits are pooled: one record-level macro AUC over all tested records with a
+bootstrap interval, the spread over splits (``split_auc_std``), and, for a row with a baseline
+(random init, supervised from scratch), the paired bootstrap difference to it (``delta`` with
+``delta_low``/``delta_high``) over the same records.
 
-The classifiers are trained with the reference code's recipe of each method,
-:func:`paper_recipe`, which also says how the input is scaled (CPC: standardised per lead;
-SimCLR/BYOL/SwAV: raw mV).
+Classifiers are :class:`~skecg.classifier.ECGClassifier` estimators built from
+:func:`paper_recipe`: ``ECGClassifier(**paper_recipe(encoder, regime))`` is the paper's model,
+input scaling included. An unfitted encoder is a template, pretrained per split on that split's
+training and validation signals (never its test records); a fitted encoder is used as given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,23 +26,25 @@ import torch
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
+from ._linear_eval import paper_linear_steps, train_linear_layer
 from .augment import NOISE_LEVELS, add_physiological_noise_windows
-from .datasets import first_k_folds, ptbxl_split
+from .datasets import ptbxl_split
 from .metrics import bootstrap_macro_auc, bootstrap_macro_auc_difference, macro_auc
-from .preprocessing import LeadStandardizer, aggregate_windows, sliding_windows
+from .preprocessing import aggregate_windows, sliding_windows
 
 PROBE_C_GRID = (0.01, 0.1, 1.0)
-TABLE_COLUMNS = ["model", "pretraining", "regime", "protocol", "recipe", "n_train", "n_seeds",
-                 "valid_auc", "test_auc", "test_auc_std", "test_auc_low", "test_auc_high",
-                 "baseline", "delta", "delta_low", "delta_high"]
+TABLE_COLUMNS = ["model", "pretraining", "regime", "protocol", "recipe", "n_train", "n_test",
+                 "n_splits", "n_seeds", "steps", "valid_auc", "test_auc", "test_auc_std",
+                 "split_auc_std", "test_auc_low", "test_auc_high", "baseline", "delta",
+                 "delta_low", "delta_high", "note"]
 METHODS = ("simclr", "byol", "swav", "cpc")
 REGIMES = ("linear", "finetune", "supervised")
-INPUT_SCALINGS = ("mV", "standardize")
+CHANCE_AUC = 0.55  # a validation macro AUC at or below this is reported as "at chance"
 _METHOD_OF_ENCODER = {"CPCEncoder": "cpc", "SimCLREncoder": "simclr", "BYOLEncoder": "byol",
                       "SwAVEncoder": "swav"}
 
@@ -64,9 +70,13 @@ def paper_recipe(encoder_or_name, regime: str, *, epoch_scale: float = 1.0,
                  **overrides) -> dict:
     """The reference code's :class:`~skecg.classifier.ECGClassifier` parameters per method.
 
+    ``ECGClassifier(**paper_recipe(encoder, regime))`` is the paper's model, unfitted,
+    cloneable and searchable (add ``train_split=`` for the recipe's epoch selection).
+
     ========  ============  ==========================================================
     method    regime        recipe (AdamW, batch 128, random 2.5 s crops, windows of
-                            250 with stride 125 averaged per record, best epoch on fold 9)
+                            250 with stride 125 averaged per record, best epoch on the
+                            validation records)
     ========  ============  ==========================================================
     SimCLR,   linear        frozen encoder (BatchNorm in eval mode), ``Linear(512 -> n)``,
     BYOL,                   lr 4e-3 (8e-3 x 128/256), weight decay 0.1, 50 epochs; raw mV
@@ -84,8 +94,9 @@ def paper_recipe(encoder_or_name, regime: str, *, epoch_scale: float = 1.0,
     ========  ============  ==========================================================
 
     The reference standardises CPC's input with fixed per-lead statistics of the full PTB-XL;
-    those are not available here, so skecg fits :class:`~skecg.preprocessing.LeadStandardizer`
-    on the training folds (``input_scaling="standardize"``).
+    here ``input_scaling="standardize"`` fits them on the classifier's training records.
+    The protocols train a linear evaluation for the recipe's epochs *of the full PTB-XL*
+    (:func:`skecg._linear_eval.paper_linear_steps`: 50 epochs are about 6,800 steps).
 
     Parameters
     ----------
@@ -95,36 +106,40 @@ def paper_recipe(encoder_or_name, regime: str, *, epoch_scale: float = 1.0,
         xresnet1d50 of width 64, or the CPC network of width 512).
     regime : {"linear", "finetune", "supervised"}
     epoch_scale : float, default=1.0
-        Multiplies ``max_epochs`` and ``head_epochs`` (each at least 1 where nonzero): shorter
-        CPU presets keep the recipe's shape and scale only its length.
+        Multiplies the epochs of each phase (each at least 1): shorter CPU presets keep the
+        recipe's shape (CPC's finetuning keeps a head-only and an all-layer phase).
     **overrides
         Entries replacing the recipe's (applied after ``epoch_scale``).
 
     Returns
     -------
     recipe : dict
-        ``ECGClassifier`` parameters, plus ``input_scaling`` ("mV" or "standardize"), which
-        the protocols apply to the data (see :func:`fit_classifier`).
+        ``ECGClassifier`` parameters (``input_scaling`` included).
     """
     method = method_name(encoder_or_name)
     if regime not in REGIMES:
         raise ValueError(f"regime must be one of {REGIMES}; got {regime!r}.")
-    if not epoch_scale > 0:
-        raise ValueError(f"epoch_scale must be > 0; got {epoch_scale!r}.")
+    if not (isinstance(epoch_scale, (int, float)) and epoch_scale > 0):
+        raise ValueError(f"epoch_scale must be a number > 0; got {epoch_scale!r}.")
     cpc = method == "cpc"
+
+    def epochs(n: int) -> int:
+        return max(1, round(n * epoch_scale))
+
     recipe = dict(crop_length=250, window=250, stride=125, aggregate="mean", batch_size=128,
                   optimizer="adamw", input_scaling="standardize" if cpc else "mV",
                   head_epochs=0, finetune_lr=None, freeze_encoder=False)
     if regime == "linear":
-        recipe.update(head="linear", freeze_encoder=True, max_epochs=50,
+        recipe.update(head="linear", freeze_encoder=True, max_epochs=epochs(50),
                       lr=1e-3 if cpc else 8e-3 * 128 / 256, weight_decay=1e-3 if cpc else 0.1)
     elif cpc:
-        recipe.update(head="paper", head_dropout=(0.25, 0.5), max_epochs=70, lr=1e-3,
+        recipe.update(head="paper", head_dropout=(0.25, 0.5), max_epochs=epochs(70), lr=1e-3,
                       weight_decay=1e-3)
         if regime == "finetune":
-            recipe.update(head_epochs=50, finetune_lr=1e-4, discriminative_lr=(0.01, 0.1))
+            recipe.update(head_epochs=epochs(50), max_epochs=epochs(50) + epochs(20),
+                          finetune_lr=1e-4, discriminative_lr=(0.01, 0.1))
     else:
-        recipe.update(head="linear", max_epochs=50, lr=1e-2, weight_decay=0.1)
+        recipe.update(head="linear", max_epochs=epochs(50), lr=1e-2, weight_decay=0.1)
     if regime != "linear":
         recipe.setdefault("discriminative_lr", (1.0, 1.0))
     if regime == "supervised":
@@ -132,9 +147,6 @@ def paper_recipe(encoder_or_name, regime: str, *, epoch_scale: float = 1.0,
             encoder_or_name if not isinstance(encoder_or_name, str) else None, method))
     elif not isinstance(encoder_or_name, str):
         recipe["encoder"] = encoder_or_name
-    for name in ("max_epochs", "head_epochs"):
-        if recipe[name]:
-            recipe[name] = max(1, round(recipe[name] * epoch_scale))
     recipe.update(overrides)
     return recipe
 
@@ -151,9 +163,11 @@ def describe_recipe(recipe: dict) -> str:
                      f"{factors[1]:g})")
     else:
         parts.append("all layers")
+    epochs = (f"{recipe['max_epochs']} PTB-XL epochs" if recipe.get("freeze_encoder")
+              else f"{recipe['max_epochs']} epochs")
     parts.append(f"{recipe.get('optimizer', 'adamw')} lr {recipe['lr']:g} wd "
-                 f"{recipe['weight_decay']:g}, {recipe['max_epochs']} epochs, batch "
-                 f"{recipe['batch_size']}, input {recipe.get('input_scaling', 'mV')}")
+                 f"{recipe['weight_decay']:g}, {epochs}, batch {recipe['batch_size']}, input "
+                 f"{recipe.get('input_scaling', 'mV')}")
     return "; ".join(parts)
 
 
@@ -176,7 +190,7 @@ def supervised_baseline_params(encoder, method: str | None = None) -> dict:
     return {"encoder": encoder.backbone, "width": encoder.width}
 
 
-# ----------------------------------------------------------------------------- helpers
+# -------------------------------------------------------------------------------- splits
 def _splits(data: Bunch, splits: Bunch | None) -> Bunch:
     if splits is not None:
         return splits
@@ -184,6 +198,36 @@ def _splits(data: Bunch, splits: Bunch | None) -> Bunch:
         raise ValueError("data needs meta['strat_fold'] (PTB-XL folds) or pass splits= with "
                          "train/valid/test indices.")
     return ptbxl_split(data.meta)
+
+
+def _check_cv(data: Bunch, splits: Bunch | None, cv) -> list[Bunch]:
+    """The splits a protocol runs: ``cv``'s, or the single ``splits`` (default PTB-XL's)."""
+    if cv is None:
+        return [_splits(data, splits)]
+    if splits is not None:
+        raise ValueError("pass either splits= (one split) or cv= (several), not both.")
+    if isinstance(cv, (int, np.integer)) or not isinstance(cv, Iterable):
+        raise TypeError(f"cv must be an iterable of Bunches with train/valid/test indices (e.g. "
+                        f"skecg.datasets.fold_rotation(meta)); got {cv!r}.")
+    out = list(cv)
+    if not out:
+        raise ValueError("cv holds no split.")
+    tested = np.zeros(len(data.X), dtype=np.int64)
+    for i, split in enumerate(out):
+        missing = [k for k in ("train", "valid", "test") if k not in split]
+        if missing:
+            raise ValueError(f"cv split {i} has no {', '.join(missing)} indices.")
+        parts = {k: np.asarray(split[k], dtype=np.int64) for k in ("train", "valid", "test")}
+        if any(len(np.intersect1d(parts[a], parts[b])) for a, b in
+               (("train", "test"), ("valid", "test"), ("train", "valid"))):
+            raise ValueError(f"cv split {i}: its train, valid and test indices overlap.")
+        if not len(parts["train"]) or not len(parts["test"]):
+            raise ValueError(f"cv split {i} has no training or no test records.")
+        tested[parts["test"]] += 1
+    if tested.max() > 1:
+        raise ValueError(f"cv tests {int((tested > 1).sum())} records more than once; pooled "
+                         "scores need every record in at most one test part.")
+    return out
 
 
 def _is_fitted(estimator) -> bool:
@@ -200,17 +244,96 @@ def _check_n_seeds(n_seeds) -> int:
     return int(n_seeds)
 
 
-def input_scaler(scaling: str, X_train) -> LeadStandardizer | None:
-    """The fitted input scaling of a recipe: a LeadStandardizer on ``X_train``, or None (mV)."""
-    if scaling not in INPUT_SCALINGS:
-        raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS}; got {scaling!r}.")
-    return LeadStandardizer().fit(X_train) if scaling == "standardize" else None
+def _model_name(encoder) -> str:
+    if isinstance(encoder, (list, tuple)):
+        encoder = encoder[0]
+    return type(getattr(encoder, "estimator", encoder)).__name__.replace("Encoder", "")
 
 
-def _scale(scaler, X):
-    return np.asarray(X) if scaler is None else scaler.transform(X)
+def pretrain_per_split(encoder, data: Bunch, cv, *, random_state=None) -> list:
+    """One clone of ``encoder`` per split, pretrained on that split's train + valid signals.
+
+    Labels are not used and a split's test records are never seen, so the result can be passed
+    to any protocol with the same ``cv`` (one encoder per split) and reused across protocols.
+
+    Parameters
+    ----------
+    encoder : unfitted skecg SSL encoder
+        The template (its parameters are kept; ``random_state`` may be overridden).
+    data : Bunch
+        ``X`` in mV.
+    cv : iterable of Bunch
+        Splits with ``train``, ``valid``, ``test`` indices.
+    random_state : int, optional
+        Seed of every clone (default: the template's).
+
+    Returns
+    -------
+    list of fitted encoders, one per split.
+    """
+    encoders = []
+    for split in _check_cv(data, None, cv):
+        pretrain = np.sort(np.concatenate([split["train"], split["valid"]]))
+        est = clone(encoder)
+        if random_state is not None:
+            est.set_params(random_state=random_state)
+        encoders.append(est.fit(data.X[pretrain]))
+    return encoders
 
 
+class _EncoderSource:
+    """Which encoder each split and seed uses, and how the table names its pretraining."""
+
+    def __init__(self, encoder, data: Bunch, splits: list[Bunch]):
+        self.data, self.splits = data, splits
+        if isinstance(encoder, (list, tuple)):
+            if len(encoder) != len(splits):
+                raise ValueError(f"got {len(encoder)} encoders for {len(splits)} splits; pass "
+                                 "one fitted encoder per split of cv.")
+            for i, est in enumerate(encoder):
+                if not _is_fitted(est):
+                    raise ValueError(f"encoder {i} of the list is not fitted.")
+            self.kind, self.given = "list", list(encoder)
+            self.template = encoder[0]
+        else:
+            self.kind = "fitted" if _is_fitted(encoder) else "template"
+            self.given, self.template = encoder, encoder
+        name = _model_name(encoder)
+        self.pretraining = {
+            "fitted": f"{name} (fitted, as given)",
+            "list": f"{name} (one given per split)",
+            "template": f"{name} (per split, on its train+valid records)",
+        }[self.kind]
+
+    def pretrain_set(self, split: Bunch) -> np.ndarray:
+        return np.sort(np.concatenate([split["train"], split["valid"]]))
+
+    def encoder(self, index: int, seed: int):
+        """The fitted encoder of split ``index`` and seed ``seed``."""
+        if self.kind == "fitted":
+            return self.given
+        if self.kind == "list":
+            return self.given[index]
+        key = (index, seed)
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            cache.clear()  # one pretrained encoder alive at a time
+            est = clone(self.template).set_params(random_state=seed)
+            cache[key] = est.fit(self.data.X[self.pretrain_set(self.splits[index])])
+        return cache[key]
+
+    def random_init(self, index: int, seed: int):
+        """The same architecture randomly initialised (``max_epochs=0``) with ``seed``."""
+        template = getattr(self.template, "estimator", self.template)  # FrozenEstimator
+        X = self.data.X[self.pretrain_set(self.splits[index])]
+        return clone(template).set_params(max_epochs=0, random_state=seed).fit(X)
+
+    @property
+    def varies_with_seed(self) -> bool:
+        return self.kind == "template"
+
+
+# ------------------------------------------------------------------------ fit and score
 def logistic_probe(C: float = 0.1, random_state=0):
     """Standardised features + one-vs-rest logistic regression (multi-label probabilities)."""
     logreg = LogisticRegression(C=C, max_iter=2000, random_state=random_state)
@@ -236,10 +359,32 @@ def fit_probe(train_features, y_train, valid_features, y_valid, c_grid=PROBE_C_G
     return best
 
 
+def _recipe(encoder_or_name, regime: str, recipe: str | dict, overrides: dict) -> dict:
+    if isinstance(recipe, str):
+        if recipe != "paper":
+            raise ValueError(f"recipe must be 'paper' or a dict of ECGClassifier parameters; "
+                             f"got {recipe!r}.")
+        return paper_recipe(encoder_or_name, regime, **overrides)
+    params = {**recipe, **overrides}
+    if regime == "supervised":
+        params.update(supervised_baseline_params(
+            None if isinstance(encoder_or_name, str) else encoder_or_name,
+            method_name(encoder_or_name)))
+    elif "encoder" not in params:
+        params["encoder"] = encoder_or_name
+    return params
+
+
 def fit_classifier(encoder_or_name, data: Bunch, *, regime: str = "finetune",
                    recipe: str | dict = "paper", splits: Bunch | None = None, train=None,
                    random_state=0, **overrides):
-    """Train an ECGClassifier with a recipe; the epoch is chosen on the validation records.
+    """Train ``ECGClassifier(**recipe)``; the epoch (or step) is chosen on the validation records.
+
+    The one fit path of the protocols and the command line. A frozen-encoder recipe
+    (``freeze_encoder=True``, the linear evaluation) trains its linear layer on precomputed
+    crop embeddings for the recipe's epochs of the full PTB-XL
+    (:func:`skecg._linear_eval.train_linear_layer`); every other recipe is skorch's ``fit``
+    with the validation records as ``train_split`` and the best epoch's weights restored.
 
     Parameters
     ----------
@@ -249,8 +394,7 @@ def fit_classifier(encoder_or_name, data: Bunch, *, regime: str = "finetune",
         ``X`` in mV, multi-hot ``y``, ``meta`` with ``strat_fold``.
     regime : {"linear", "finetune", "supervised"}
     recipe : "paper" or dict
-        "paper": :func:`paper_recipe`; a dict: ECGClassifier parameters (and
-        ``input_scaling``) used as they are.
+        "paper": :func:`paper_recipe`; a dict: ECGClassifier parameters used as they are.
     splits : Bunch, optional
         ``train``, ``valid``, ``test`` indices (default: PTB-XL folds 1-8 / 9 / 10).
     train : array of int, optional
@@ -262,11 +406,11 @@ def fit_classifier(encoder_or_name, data: Bunch, *, regime: str = "finetune",
 
     Returns
     -------
-    model : ECGClassifier or Pipeline
-        Fitted; a Pipeline ``LeadStandardizer -> ECGClassifier`` when the recipe standardises,
-        so ``model.predict_proba`` takes records in mV.
-    params : dict
-        The recipe used (``input_scaling`` included).
+    model : ECGClassifier
+        Fitted; ``model.predict_proba`` takes records in mV (the input scaling is part of it).
+    info : Bunch
+        ``params`` (the recipe), ``valid_auc``, ``steps`` (optimiser steps), ``best_step``,
+        ``n_train`` and ``note`` (warnings: best epoch is the last one, validation at chance).
     """
     from skorch.dataset import Dataset
     from skorch.helper import predefined_split
@@ -274,73 +418,98 @@ def fit_classifier(encoder_or_name, data: Bunch, *, regime: str = "finetune",
     from .classifier import ECGClassifier
 
     split = _splits(data, splits)
-    train = split.train if train is None else train
-    if isinstance(recipe, str):
-        if recipe != "paper":
-            raise ValueError(f"recipe must be 'paper' or a dict of ECGClassifier parameters; "
-                             f"got {recipe!r}.")
-        params = paper_recipe(encoder_or_name, regime, **overrides)
+    train = split.train if train is None else np.asarray(train)
+    params = _recipe(encoder_or_name, regime, recipe, overrides)
+    X_train, y_train = data.X[train], data.y[train]
+    X_valid, y_valid = data.X[split.valid], data.y[split.valid]
+    if params.get("freeze_encoder"):
+        clf = ECGClassifier(**{**params, "max_epochs": 0, "random_state": random_state})
+        clf.fit(X_train, y_train)  # builds the network, input scaling and head optimiser
+        batch_size = params.get("batch_size", clf.batch_size)
+        n_train_steps = paper_linear_steps(params["max_epochs"], batch_size, len(train))
+        trained = train_linear_layer(
+            clf, X_train, y_train, X_valid, y_valid, steps=n_train_steps,
+            eval_every=max(1, n_train_steps // max(1, params["max_epochs"])),
+            random_state=random_state)
+        valid_auc, steps, best_step = trained.valid_auc, trained.steps, trained.best_step
+        best_is_last = trained.best_is_last and trained.n_evaluations > 1
     else:
-        params = {**recipe, **overrides}
-        if regime == "supervised":
-            params.update(supervised_baseline_params(
-                None if isinstance(encoder_or_name, str) else encoder_or_name,
-                method_name(encoder_or_name)))
-        elif "encoder" not in params:
-            params["encoder"] = encoder_or_name
-    classifier_params = dict(params)
-    scaler = input_scaler(classifier_params.pop("input_scaling", "mV"), data.X[train])
-    valid = Dataset(_scale(scaler, data.X[split.valid]), data.y[split.valid])
-    clf = ECGClassifier(**{**classifier_params, "random_state": random_state,
-                           "train_split": predefined_split(valid)})
-    clf.fit(_scale(scaler, data.X[train]), data.y[train])
-    model = clf if scaler is None else Pipeline([("scaling", scaler), ("classifier", clf)])
-    return model, params
+        clf = ECGClassifier(**{**params, "random_state": random_state,
+                               "train_split": predefined_split(Dataset(X_valid, y_valid))})
+        clf.fit(X_train, y_train)
+        history = clf.history
+        aucs = [float(a) for a in history[:, "valid_auc"]]
+        per_epoch = [sum("train_loss" in b for b in epoch["batches"]) for epoch in history]
+        best = int(np.argmax(aucs))
+        valid_auc, steps, best_step = aucs[best], int(sum(per_epoch)), int(
+            sum(per_epoch[:best + 1]))
+        best_is_last = best == len(aucs) - 1 and len(aucs) > 1
+    notes = []
+    if best_is_last:
+        notes.append("best validation AUC at the last step: training may be too short")
+    if valid_auc <= CHANCE_AUC:
+        notes.append(f"validation AUC {valid_auc:.3f} is at chance")
+    for note in notes:
+        warnings.warn(f"{regime} fit (seed {random_state}): {note}.", stacklevel=2)
+    return clf, Bunch(params=params, valid_auc=float(valid_auc), steps=int(steps),
+                      best_step=int(best_step), n_train=len(train), note="; ".join(notes))
 
 
 # --------------------------------------------------------------------------- table rows
-def _row(model: str, pretraining: str, regime: str, n_train: int, valid_auc: float,
-         y_test, test_scores, n_bootstraps: int, random_state, **columns) -> dict:
-    """One table row of a single model (one seed): test AUC with its bootstrap interval."""
-    ci = bootstrap_macro_auc(y_test, test_scores, n_bootstraps=n_bootstraps,
-                             random_state=random_state)
-    return dict(model=model, pretraining=pretraining, regime=regime, n_train=int(n_train),
-                valid_auc=float(valid_auc), test_auc=float(ci.point),
-                test_auc_low=float(ci.low), test_auc_high=float(ci.high), **columns)
-
-
 class _Runs:
-    """Test scores of one model over seeds, summarised into one table row."""
+    """Test scores of one model over splits and seeds, pooled into one table row."""
 
     def __init__(self, **columns):
         self.columns = columns
-        self.valid_aucs: list[float] = []
-        self.scores: list[np.ndarray] = []
+        self.fits: dict[int, list] = {}  # seed -> [(test_index, scores, info), ...]
 
-    def add(self, valid_auc: float, test_scores) -> None:
-        self.valid_aucs.append(float(valid_auc))
-        self.scores.append(np.asarray(test_scores))
+    def add(self, seed: int, test_index, scores, info: Bunch) -> None:
+        self.fits.setdefault(seed, []).append((np.asarray(test_index), np.asarray(scores), info))
 
-    def row(self, y_test, n_bootstraps: int, random_state, baseline: _Runs | None = None,
+    def pooled(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Test indices (sorted) and scores of one seed, pooled over splits."""
+        index = np.concatenate([f[0] for f in self.fits[seed]])
+        scores = np.concatenate([f[1] for f in self.fits[seed]])
+        order = np.argsort(index, kind="stable")
+        return index[order], scores[order]
+
+    def row(self, y, n_bootstraps: int, random_state, baseline: _Runs | None = None,
             confidence: float = 0.95) -> dict:
+        seeds = sorted(self.fits)
+        pooled = [self.pooled(s) for s in seeds]
+        index = pooled[0][0]
+        y_test = y[index]
         # every seed is resampled with the same records (same random_state), so the mean over
         # seeds of each resample's AUC (or difference) gives the interval of the seed mean
-        cis = [bootstrap_macro_auc(y_test, s, n_bootstraps=n_bootstraps, confidence=confidence,
-                                   random_state=random_state) for s in self.scores]
+        cis = [bootstrap_macro_auc(y_test, scores, n_bootstraps=n_bootstraps,
+                                   confidence=confidence, random_state=random_state)
+               for _, scores in pooled]
         aucs = np.array([ci.point for ci in cis])
         low, high = _interval([ci.samples for ci in cis], confidence)
-        row = dict(self.columns, n_seeds=len(aucs), valid_auc=float(np.mean(self.valid_aucs)),
+        infos = [f[2] for s in seeds for f in self.fits[s]]
+        split_aucs = [macro_auc(y[f[0]], f[1]) for s in seeds for f in self.fits[s]]
+        notes = sorted({i.note for i in infos if i.get("note")})
+        row = dict(self.columns, n_train=int(round(np.mean([i.n_train for i in infos]))),
+                   n_test=len(index), n_splits=len(self.fits[seeds[0]]), n_seeds=len(seeds),
+                   steps=int(round(np.mean([i.steps for i in infos]))) if all(
+                       "steps" in i for i in infos) else None,
+                   valid_auc=float(np.mean([i.valid_auc for i in infos])),
                    test_auc=float(aucs.mean()),
                    test_auc_std=float(aucs.std(ddof=1)) if len(aucs) > 1 else 0.0,
-                   test_auc_low=low, test_auc_high=high)
+                   split_auc_std=float(np.std(split_aucs, ddof=1)) if len(split_aucs) > 1
+                   else 0.0,
+                   test_auc_low=low, test_auc_high=high, note="; ".join(notes))
         if baseline is not None:
-            diffs = [bootstrap_macro_auc_difference(y_test, a, b, n_bootstraps=n_bootstraps,
+            base = [baseline.pooled(s) for s in seeds]
+            if any(not np.array_equal(b[0], index) for b in base):
+                raise RuntimeError("a model and its baseline were tested on different records.")
+            diffs = [bootstrap_macro_auc_difference(y_test, a[1], b[1],
+                                                    n_bootstraps=n_bootstraps,
                                                     confidence=confidence,
                                                     random_state=random_state)
-                     for a, b in zip(self.scores, baseline.scores, strict=True)]
+                     for a, b in zip(pooled, base, strict=True)]
             delta_low, delta_high = _interval([d.samples for d in diffs], confidence)
-            base = [d.auc_b for d in diffs]
-            row.update(baseline=float(np.mean(base)),
+            row.update(baseline=float(np.mean([d.auc_b for d in diffs])),
                        delta=float(np.mean([d.delta for d in diffs])),
                        delta_low=delta_low, delta_high=delta_high)
         return row
@@ -354,25 +523,12 @@ def _interval(samples: list[np.ndarray], confidence: float) -> tuple[float, floa
     return float(low), float(high)
 
 
-def _table(rows: list[dict], pretrained_on=None) -> pd.DataFrame:
-    return _with_pretraining_data(pd.DataFrame(rows, columns=TABLE_COLUMNS), pretrained_on)
+def _table(rows: list[dict], pretrained_on=None, columns=TABLE_COLUMNS) -> pd.DataFrame:
+    return _with_pretraining_data(pd.DataFrame(rows, columns=columns), pretrained_on)
 
 
-def _model_name(encoder) -> str:
-    return type(getattr(encoder, "estimator", encoder)).__name__.replace("Encoder", "")
-
-
-def _seeded(encoder, seed: int, X_pretrain, pretrain: bool):
-    """The encoder for one seed: as fitted, or (unfitted) pretrained here with ``seed``."""
-    if not pretrain:
-        return encoder
-    return clone(encoder).set_params(random_state=seed).fit(X_pretrain)
-
-
-def _random_init(encoder, seed: int, X_pretrain):
-    """The same architecture, randomly initialised (``max_epochs=0``) with ``seed``."""
-    encoder = getattr(encoder, "estimator", encoder)  # FrozenEstimator
-    return clone(encoder).set_params(max_epochs=0, random_state=seed).fit(X_pretrain)
+def _score(model, data: Bunch, split: Bunch) -> np.ndarray:
+    return model.predict_proba(data.X[split["test"]])
 
 
 # ---------------------------------------------------------------------------- protocols
@@ -382,6 +538,7 @@ def linear_evaluation(
     *,
     protocol: str = "paper",
     splits: Bunch | None = None,
+    cv=None,
     random_init_baseline: bool = True,
     n_seeds: int = 1,
     pretrained_on: str | Bunch | None = None,
@@ -393,32 +550,33 @@ def linear_evaluation(
 
     Parameters
     ----------
-    encoder : skecg SSL encoder
-        Used as fitted; an unfitted encoder is first pretrained (labels unused) on the
-        training and validation records, input scaled as its recipe says. The encoder's
-        weights and BatchNorm statistics are never changed.
+    encoder : skecg SSL encoder, or list of fitted encoders (one per split of ``cv``)
+        A fitted encoder is used as given (the paper: pretrained on a disjoint corpus). An
+        unfitted encoder is a template: cloned and pretrained per split and seed on the
+        split's training and validation signals, never its test records. Weights and
+        BatchNorm statistics of a given encoder are never changed.
     data : Bunch
         ``X`` in mV (n_records, n_leads, n_samples), ``y`` multi-hot (n_records, n_labels),
         ``meta``.
     protocol : {"paper", "probe"}, default="paper"
         "paper": the reference's linear evaluation, one linear layer on the frozen encoder
-        (BatchNorm in eval mode) trained on random 2.5 s crops, window sigmoids averaged per
-        record, epoch chosen on the validation fold (:func:`paper_recipe` ``"linear"``).
-        "probe": a fast logistic regression on per-record averaged embeddings
-        (``encoder.transform``), its C chosen on the validation fold.
+        (BatchNorm in eval mode) on random 2.5 s crops, window sigmoids averaged per record,
+        trained for the recipe's epochs of the full PTB-XL (about 6,800 steps; the crops'
+        embeddings are computed once), best step on the validation records. "probe": a fast
+        logistic regression on per-record averaged embeddings (``encoder.transform``), its C
+        chosen on the validation records.
     splits : Bunch, optional
-        ``train``, ``valid``, ``test`` index arrays (default: PTB-XL folds 1-8 / 9 / 10).
+        One split: ``train``, ``valid``, ``test`` indices (default: PTB-XL folds 1-8/9/10).
+    cv : iterable of Bunch, optional
+        Several splits (e.g. :func:`skecg.datasets.fold_rotation`); test scores are pooled.
     random_init_baseline : bool
         Add the row of the same architecture, randomly initialised (``max_epochs=0``); the
         encoder's row then carries the paired difference to it.
     n_seeds : int, default=1
         Seeds ``random_state, random_state + 1, ...``: each repeats the training of the
-        linear layer and of the random initialisation (and pretraining, for an unfitted
-        encoder). Rows report the mean test AUC over seeds and its standard deviation.
+        linear layer and the random initialisation (and the pretraining of a template).
     pretrained_on : str or Bunch, optional
-        What the encoder was pretrained on, written in a ``pretrained_on`` column. Pass the
-        Bunch of :func:`skecg.datasets.load_physionet_challenge` to state how many records were
-        pretrained on and which were excluded (e.g. the PTB-XL-source ``HR*`` records).
+        What a given encoder was pretrained on, written in a ``pretrained_on`` column.
     n_bootstraps : int
         Bootstrap resamples of the test records for the 95% intervals.
     random_state : int
@@ -437,43 +595,44 @@ def linear_evaluation(
         raise TypeError(f"protocol='probe' takes no recipe overrides; got "
                         f"{sorted(recipe_overrides)}.")
     n_seeds = _check_n_seeds(n_seeds)
-    split = _splits(data, splits)
+    split_list = _check_cv(data, splits, cv)
+    source = _EncoderSource(encoder, data, split_list)
+    if protocol == "probe" and not source.varies_with_seed and not random_init_baseline \
+            and n_seeds > 1:
+        warnings.warn("a logistic probe on a given encoder is deterministic: n_seeds > 1 would "
+                      "repeat one fit; running one seed.", stacklevel=2)
+        n_seeds = 1
     name = _model_name(encoder)
-    recipe = paper_recipe(encoder, "linear", **recipe_overrides)
-    scaler = input_scaler(recipe["input_scaling"], data.X[split.train])
-    pretrain = not _is_fitted(encoder)
-    X_pretrain = _scale(scaler, data.X[np.concatenate([split.train, split.valid])])
+    recipe = paper_recipe(source.template, "linear", **recipe_overrides)
     if protocol == "paper":
         text = dict(regime="linear", protocol="paper (linear layer on frozen encoder)",
                     recipe=describe_recipe(recipe))
     else:
         text = dict(regime="linear (logistic probe)", protocol="probe (logistic regression "
-                    "on averaged embeddings)", recipe="logistic regression, C on fold 9")
-    runs = _Runs(model=name, pretraining=name, n_train=len(split.train), **text)
-    baseline = _Runs(model=name, pretraining="none (random init)", n_train=len(split.train),
-                     **text)
+                    "on averaged embeddings)", recipe="logistic regression, C on validation")
+    runs = _Runs(model=name, pretraining=source.pretraining, **text)
+    baseline = _Runs(model=name, pretraining="none (random init)", **text)
     for seed in range(random_state, random_state + n_seeds):
-        encoders = [(runs, _seeded(encoder, seed, X_pretrain, pretrain))]
-        if random_init_baseline:
-            encoders.append((baseline, _random_init(encoder, seed, X_pretrain)))
-        for target, enc in encoders:
-            if protocol == "paper":
-                model, _ = fit_classifier(enc, data, regime="linear", splits=split,
-                                          random_state=seed, **recipe_overrides)
-                valid_auc = macro_auc(data.y[split.valid], model.predict_proba(
-                    data.X[split.valid]))
-                target.add(valid_auc, model.predict_proba(data.X[split.test]))
-            else:
-                features = {k: enc.transform(_scale(scaler, data.X[idx]))
-                            for k, idx in split.items()}
-                probe, valid_auc = fit_probe(features["train"], data.y[split.train],
-                                             features["valid"], data.y[split.valid])
-                target.add(valid_auc, probe.predict_proba(features["test"]))
-    y_test = data.y[split.test]
-    rows = [runs.row(y_test, n_bootstraps, random_state,
+        for i, split in enumerate(split_list):
+            encoders = [(runs, source.encoder(i, seed))]
+            if random_init_baseline:
+                encoders.append((baseline, source.random_init(i, seed)))
+            for target, enc in encoders:
+                if protocol == "paper":
+                    model, info = fit_classifier(enc, data, regime="linear", splits=split,
+                                                 random_state=seed, **recipe_overrides)
+                    target.add(seed, split["test"], _score(model, data, split), info)
+                    continue
+                features = {k: enc.transform(data.X[split[k]]) for k in ("train", "valid",
+                                                                         "test")}
+                probe, valid_auc = fit_probe(features["train"], data.y[split["train"]],
+                                             features["valid"], data.y[split["valid"]])
+                target.add(seed, split["test"], probe.predict_proba(features["test"]),
+                           Bunch(valid_auc=valid_auc, n_train=len(split["train"]), note=""))
+    rows = [runs.row(data.y, n_bootstraps, random_state,
                      baseline if random_init_baseline else None)]
     if random_init_baseline:
-        rows.append(baseline.row(y_test, n_bootstraps, random_state))
+        rows.append(baseline.row(data.y, n_bootstraps, random_state))
     return _table(rows, pretrained_on)
 
 
@@ -483,6 +642,7 @@ def finetune_evaluation(
     *,
     recipe: str | dict = "paper",
     splits: Bunch | None = None,
+    cv=None,
     supervised_baseline: bool = True,
     n_seeds: int = 1,
     pretrained_on: str | Bunch | None = None,
@@ -492,72 +652,76 @@ def finetune_evaluation(
 ) -> pd.DataFrame:
     """Finetuning with the method's recipe, against the same architecture trained from scratch.
 
-    The pretrained backbone is copied into an :class:`skecg.classifier.ECGClassifier`
-    (the encoder itself is not modified), trained on the training folds with the epoch of best
-    validation macro AUC restored, and scored on the test fold. SimCLR/BYOL/SwAV: linear head,
-    all layers from epoch 0; CPC: paper head, head-only phase, then all layers with
+    The pretrained backbone is copied into an :class:`skecg.classifier.ECGClassifier` (the
+    encoder itself is not modified), trained on the training records with the epoch of best
+    validation macro AUC restored, and scored on the test records. SimCLR/BYOL/SwAV: linear
+    head, all layers from epoch 0; CPC: paper head, head-only phase, then all layers with
     discriminative learning rates (see :func:`paper_recipe`). The baseline row trains the same
     architecture from scratch with the recipe's ``"supervised"`` regime.
 
     Parameters
     ----------
-    encoder : fitted skecg SSL encoder
+    encoder : skecg SSL encoder, or list of fitted encoders (one per split of ``cv``)
+        Fitted: used as given; unfitted: pretrained per split (see :func:`linear_evaluation`).
     data : Bunch
         ``X`` in mV, multi-hot ``y`` and ``meta`` with ``strat_fold``.
     recipe : "paper" or dict, default="paper"
-        "paper": :func:`paper_recipe` per method; a dict of ECGClassifier parameters (and
-        ``input_scaling``) is used for both rows (the baseline from scratch).
+        "paper": :func:`paper_recipe` per method; a dict of ECGClassifier parameters is used
+        for both rows (the baseline from scratch).
+    splits, cv
+        One split or several (pooled), as in :func:`linear_evaluation`.
     supervised_baseline : bool
         Add the row of the same architecture trained from scratch; the finetuned row then
         carries the paired difference to it.
     n_seeds : int, default=1
-        Repeat training with seeds ``random_state, random_state + 1, ...``; rows report the
-        mean test AUC and its standard deviation over seeds.
+        Repeat training with seeds ``random_state, random_state + 1, ...``.
     pretrained_on : str or Bunch, optional
-        As in :func:`linear_evaluation`: adds a ``pretrained_on`` column.
+        As in :func:`linear_evaluation`.
     n_bootstraps : int
     random_state : int
     **recipe_overrides
-        Passed to :func:`paper_recipe` for both rows (e.g. ``epoch_scale=0.2``,
-        ``batch_size=64``).
+        Passed to :func:`paper_recipe` for both rows (e.g. ``epoch_scale=0.2``).
 
     Returns
     -------
     pandas.DataFrame
         One row per model with columns ``TABLE_COLUMNS``.
     """
-    check_is_fitted(encoder)
     n_seeds = _check_n_seeds(n_seeds)
-    split = _splits(data, splits)
+    split_list = _check_cv(data, splits, cv)
+    source = _EncoderSource(encoder, data, split_list)
     name = _model_name(encoder)
-    regimes = [("finetune", name)]
+    regimes = [("finetune", source.pretraining)]
     if supervised_baseline:
         regimes.append(("supervised", "none (supervised)"))
-    runs = {}
-    for regime, pretraining in regimes:
-        kind, params = _recipe_params(encoder, regime, recipe, recipe_overrides)
-        runs[regime] = _Runs(model=name, pretraining=pretraining, regime=regime,
-                             protocol=f"{regime} ({kind} recipe)",
-                             recipe=describe_recipe(params), n_train=len(split.train))
+    kind = "paper" if isinstance(recipe, str) else "custom"
+    runs = {regime: _Runs(model=name, pretraining=pretraining, regime=regime,
+                          protocol=f"{regime} ({kind} recipe)",
+                          recipe=describe_recipe(_recipe(source.template, regime, recipe,
+                                                         recipe_overrides)))
+            for regime, pretraining in regimes}
     for seed in range(random_state, random_state + n_seeds):
-        for regime, _ in regimes:
-            model, _ = fit_classifier(encoder, data, regime=regime, recipe=recipe, splits=split,
-                                      random_state=seed, **recipe_overrides)
-            runs[regime].add(macro_auc(data.y[split.valid],
-                                       model.predict_proba(data.X[split.valid])),
-                             model.predict_proba(data.X[split.test]))
-    y_test = data.y[split.test]
-    rows = [runs["finetune"].row(y_test, n_bootstraps, random_state,
-                                 runs.get("supervised"))]
+        for i, split in enumerate(split_list):
+            for regime, _ in regimes:
+                model, info = fit_classifier(source.encoder(i, seed), data, regime=regime,
+                                             recipe=recipe, splits=split, random_state=seed,
+                                             **recipe_overrides)
+                runs[regime].add(seed, split["test"], _score(model, data, split), info)
+    rows = [runs["finetune"].row(data.y, n_bootstraps, random_state, runs.get("supervised"))]
     if supervised_baseline:
-        rows.append(runs["supervised"].row(y_test, n_bootstraps, random_state))
+        rows.append(runs["supervised"].row(data.y, n_bootstraps, random_state))
     return _table(rows, pretrained_on)
 
 
-def _recipe_params(encoder, regime, recipe, overrides) -> tuple[str, dict]:
-    if isinstance(recipe, str):
-        return "paper", paper_recipe(encoder, regime, **overrides)
-    return "custom", {**recipe, **overrides}
+def _first_training_folds(data: Bunch, split: Bunch, k: int) -> np.ndarray:
+    """Records of the first ``k`` training folds of a split, in the split's fold order."""
+    folds = np.asarray(data.meta["strat_fold"])
+    train = np.asarray(split["train"])
+    order = split.get("train_folds") or tuple(sorted(np.unique(folds[train]).tolist()))
+    if not isinstance(k, (int, np.integer)) or k < 1 or k > len(order):
+        raise ValueError(f"n_folds holds {k!r}, but the split trains on {len(order)} folds "
+                         f"({list(order)}); use numbers from 1 to {len(order)}.")
+    return train[np.isin(folds[train], list(order)[:k])]
 
 
 def label_efficiency(
@@ -568,6 +732,7 @@ def label_efficiency(
     regimes: Iterable[str] = ("finetune", "linear", "supervised"),
     protocol: str = "paper",
     splits: Bunch | None = None,
+    cv=None,
     n_seeds: int = 1,
     n_bootstraps: int = 200,
     random_state=0,
@@ -577,19 +742,22 @@ def label_efficiency(
 
     For each ``k`` in ``n_folds`` and each regime: the encoder finetuned ("finetune"), its
     linear evaluation ("linear"), and the same architecture trained from scratch
-    ("supervised"), each with its :func:`paper_recipe`. The encoder is used as fitted
-    (pretraining does not use labels, so it may see all training records). Finetuned rows
-    carry the paired difference to the supervised row of the same ``k``.
+    ("supervised"), each with its :func:`paper_recipe`. Pretraining uses no labels, so a
+    template encoder is pretrained once per split on all its training and validation signals.
+    Finetuned rows carry the paired difference to the supervised row of the same ``k``.
 
     Parameters
     ----------
-    encoder : fitted skecg SSL encoder
+    encoder : skecg SSL encoder, or list of fitted encoders (one per split of ``cv``)
     data : Bunch
     n_folds : iterable of int
-        Numbers of training folds (1..8).
+        Numbers of training folds (1..8 with PTB-XL's split; with ``cv`` up to the number of
+        training folds of each split, e.g. 6 with ``fold_rotation(meta, n_splits=5)``).
     regimes : iterable of {"finetune", "linear", "supervised"}
     protocol : {"paper", "probe"}, default="paper"
         Linear evaluation protocol (see :func:`linear_evaluation`).
+    splits, cv
+        One split or several (pooled), as in :func:`linear_evaluation`.
     n_seeds, n_bootstraps, random_state
         As in :func:`finetune_evaluation`.
     **recipe_overrides
@@ -600,7 +768,6 @@ def label_efficiency(
     pandas.DataFrame
         One row per ``k`` and regime: ``n_folds`` and ``TABLE_COLUMNS``.
     """
-    check_is_fitted(encoder)
     regimes = list(regimes)
     unknown = sorted(set(regimes) - set(REGIMES))
     if unknown:
@@ -608,43 +775,53 @@ def label_efficiency(
     if protocol not in ("paper", "probe"):
         raise ValueError(f"protocol must be 'paper' or 'probe'; got {protocol!r}.")
     n_seeds = _check_n_seeds(n_seeds)
-    split = _splits(data, splits)
-    folds = np.asarray(data.meta["strat_fold"])
+    split_list = _check_cv(data, splits, cv)
+    source = _EncoderSource(encoder, data, split_list)
     name = _model_name(encoder)
-    y_test = data.y[split.test]
-    features = None
-    rows = []
+    n_folds = list(n_folds)
+    for split in split_list:  # refuse a bad k before any training
+        for k in n_folds:
+            _first_training_folds(data, split, k)
+    runs: dict = {}
     for k in n_folds:
-        train = np.intersect1d(first_k_folds(folds, k), split.train)
-        runs = {}
         for regime in regimes:
             probe = regime == "linear" and protocol == "probe"
-            params = None if probe else paper_recipe(encoder, regime, **recipe_overrides)
-            runs[regime] = _Runs(
-                model=name, pretraining="none (supervised)" if regime == "supervised" else name,
-                regime=regime, protocol=("probe (logistic regression on averaged embeddings)"
-                                         if probe else f"{regime} (paper recipe)"),
-                recipe="logistic regression, C on fold 9" if probe else describe_recipe(params),
-                n_train=len(train))
-            for seed in range(random_state, random_state + n_seeds):
-                if probe:
-                    if features is None:
-                        scaler = input_scaler(paper_recipe(encoder, "linear")["input_scaling"],
-                                              data.X[split.train])
-                        features = encoder.transform(_scale(scaler, data.X))
-                    model, valid_auc = fit_probe(features[train], data.y[train],
-                                                 features[split.valid], data.y[split.valid])
-                    runs[regime].add(valid_auc, model.predict_proba(features[split.test]))
-                    continue
-                model, _ = fit_classifier(encoder, data, regime=regime, splits=split,
-                                          train=train, random_state=seed, **recipe_overrides)
-                runs[regime].add(macro_auc(data.y[split.valid],
-                                           model.predict_proba(data.X[split.valid])),
-                                 model.predict_proba(data.X[split.test]))
+            runs[k, regime] = _Runs(
+                model=name, regime=regime,
+                pretraining="none (supervised)" if regime == "supervised" else
+                source.pretraining,
+                protocol=("probe (logistic regression on averaged embeddings)" if probe
+                          else f"{regime} (paper recipe)"),
+                recipe="logistic regression, C on validation" if probe else describe_recipe(
+                    paper_recipe(source.template, regime, **recipe_overrides)))
+    for seed in range(random_state, random_state + n_seeds):
+        for i, split in enumerate(split_list):
+            encoder_i = source.encoder(i, seed)
+            features = None
+            for k in n_folds:
+                train = _first_training_folds(data, split, k)
+                for regime in regimes:
+                    if regime == "linear" and protocol == "probe":
+                        if features is None:  # the encoder carries its input scaling
+                            features = encoder_i.transform(data.X)
+                        model, valid_auc = fit_probe(
+                            features[train], data.y[train], features[split["valid"]],
+                            data.y[split["valid"]])
+                        runs[k, regime].add(seed, split["test"],
+                                            model.predict_proba(features[split["test"]]),
+                                            Bunch(valid_auc=valid_auc, n_train=len(train),
+                                                  note=""))
+                        continue
+                    model, info = fit_classifier(encoder_i, data, regime=regime, splits=split,
+                                                 train=train, random_state=seed,
+                                                 **recipe_overrides)
+                    runs[k, regime].add(seed, split["test"], _score(model, data, split), info)
+    rows = []
+    for k in n_folds:
         for regime in regimes:
-            baseline = runs.get("supervised") if regime == "finetune" else None
+            baseline = runs.get((k, "supervised")) if regime == "finetune" else None
             rows.append({"n_folds": int(k),
-                         **runs[regime].row(y_test, n_bootstraps, random_state, baseline)})
+                         **runs[k, regime].row(data.y, n_bootstraps, random_state, baseline)})
     return pd.DataFrame(rows, columns=["n_folds", *TABLE_COLUMNS])
 
 
@@ -682,13 +859,14 @@ def noise_robustness(
     levels: Iterable[int] = (0, *NOISE_LEVELS),
     baseline=None,
     splits: Bunch | None = None,
+    cv=None,
     fs: float | None = None,
     window: int = 250,
     stride: int = 125,
     n_bootstraps: int = 200,
     random_state=0,
 ) -> pd.DataFrame:
-    """Test macro AUC of a fitted model under the paper's physiological noise levels.
+    """Test macro AUC of fitted models under the paper's physiological noise levels.
 
     As in the paper's reference code, each test record is cut into windows of ``window``
     samples (stride ``stride``), baseline wander, electrode-motion noise, powerline noise and
@@ -697,18 +875,20 @@ def noise_robustness(
 
     Parameters
     ----------
-    model : estimator
-        Fitted, with ``predict_proba`` on ECG arrays (e.g. an ``ECGClassifier``, or a
-        Pipeline of an encoder and a probe), in the units of ``data.X`` (mV: the noise is
-        calibrated in mV).
+    model : estimator, or sequence of estimators (one per split of ``cv``)
+        Fitted, with ``predict_proba`` on ECG arrays in mV (e.g. an ``ECGClassifier``, or a
+        Pipeline of an encoder and a probe).
     data : Bunch
         ``X`` (n_records, n_leads, n_samples) in mV, ``y``, and ``meta`` with PTB-XL folds.
     levels : iterable of int
         Noise levels from :data:`skecg.augment.NOISE_LEVELS`, 0 for clean input.
-    baseline : estimator, optional
-        A second fitted model scored on the very same noisy windows; each row then carries
+    baseline : estimator or sequence of estimators, optional
+        Second fitted model(s) scored on the very same noisy windows; each row then carries
         ``baseline`` (its AUC) and the paired bootstrap difference ``delta`` [``delta_low``,
         ``delta_high``] of ``model`` minus ``baseline``.
+    splits, cv
+        The test records: one split, or several whose test parts are pooled (model ``i``
+        scores split ``i``'s test records).
     fs : float, optional
         Sampling rate in Hz (default ``data.fs``, else 100).
     window, stride : int
@@ -717,39 +897,58 @@ def noise_robustness(
     Returns
     -------
     pandas.DataFrame
-        One row per level: ``level``, ``test_auc``, ``test_auc_low``, ``test_auc_high`` (and
-        the baseline columns above when ``baseline`` is given).
+        One row per level: ``level``, ``n_test``, ``test_auc``, ``test_auc_low``,
+        ``test_auc_high`` (and the baseline columns above when ``baseline`` is given).
     """
-    split = _splits(data, splits)
+    split_list = _check_cv(data, splits, cv)
+    models = _per_split(model, "model", len(split_list))
+    baselines = None if baseline is None else _per_split(baseline, "baseline", len(split_list))
     fs = fs if fs is not None else data.get("fs", 100)
-    X_test = torch.as_tensor(np.asarray(data.X[split.test]))
-    y_test = data.y[split.test]
+    index = np.concatenate([np.asarray(s["test"]) for s in split_list])
+    y_test = data.y[index]
     rows = []
     for level in levels:
-        generator = torch.Generator().manual_seed(int(random_state) + int(level))
-        if level == 0:
-            windows, record_index = sliding_windows(X_test, window, stride)
-        else:
-            windows, record_index = add_physiological_noise_windows(
-                X_test, int(level), window=window, stride=stride, fs=fs, generator=generator)
-        windows, record_index = np.asarray(windows), np.asarray(record_index)
-
-        def record_scores(estimator, windows=windows, record_index=record_index):
-            return aggregate_windows(estimator.predict_proba(windows), record_index, "mean")
-
-        scores = record_scores(model)
+        scores, base_scores = [], []
+        for i, split in enumerate(split_list):
+            generator = torch.Generator().manual_seed(int(random_state) + 1000 * i + int(level))
+            X_test = torch.as_tensor(np.asarray(data.X[split["test"]]))
+            if level == 0:
+                windows, record_index = sliding_windows(X_test, window, stride)
+            else:
+                windows, record_index = add_physiological_noise_windows(
+                    X_test, int(level), window=window, stride=stride, fs=fs,
+                    generator=generator)
+            windows, record_index = np.asarray(windows), np.asarray(record_index)
+            scores.append(aggregate_windows(models[i].predict_proba(windows), record_index,
+                                            "mean"))
+            if baselines is not None:
+                base_scores.append(aggregate_windows(baselines[i].predict_proba(windows),
+                                                     record_index, "mean"))
+        scores = np.concatenate(scores)
         ci = bootstrap_macro_auc(y_test, scores, n_bootstraps=n_bootstraps,
                                  random_state=random_state)
-        row = dict(level=int(level), test_auc=float(ci.point), test_auc_low=float(ci.low),
-                   test_auc_high=float(ci.high))
-        if baseline is not None:
-            diff = bootstrap_macro_auc_difference(y_test, scores, record_scores(baseline),
+        row = dict(level=int(level), n_test=len(index), test_auc=float(ci.point),
+                   test_auc_low=float(ci.low), test_auc_high=float(ci.high))
+        if baselines is not None:
+            diff = bootstrap_macro_auc_difference(y_test, scores, np.concatenate(base_scores),
                                                   n_bootstraps=n_bootstraps,
                                                   random_state=random_state)
             row.update(baseline=float(diff.auc_b), delta=float(diff.delta),
                        delta_low=float(diff.low), delta_high=float(diff.high))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _per_split(models, name: str, n_splits: int) -> list:
+    if isinstance(models, Sequence) and not isinstance(models, str):
+        if len(models) != n_splits:
+            raise ValueError(f"{name} holds {len(models)} models for {n_splits} splits; pass "
+                             "one fitted model per split of cv.")
+        return list(models)
+    if n_splits > 1:
+        raise ValueError(f"with {n_splits} splits, {name} must be a list of fitted models, one "
+                         "per split (each trained without that split's test records).")
+    return [models]
 
 
 def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:

@@ -21,7 +21,13 @@ from .code import (
 )
 from .overlap import find_overlap
 from .ptbxl import load_ptbxl
-from .splits import first_k_folds, patient_split, predefined_split, ptbxl_split
+from .splits import (
+    first_k_folds,
+    fold_rotation,
+    patient_split,
+    predefined_split,
+    ptbxl_split,
+)
 from .store import ECGStore, StoredECGArray, build_ecg_store, load_ecg_store
 from .synthetic import make_synthetic_ecg
 
@@ -32,6 +38,7 @@ __all__ = [
     "code15_sources",
     "find_overlap",
     "first_k_folds",
+    "fold_rotation",
     "load_code15",
     "load_code_test",
     "load_ecg_store",

@@ -31,7 +31,7 @@ from .._validation import (
     leads_last_hint,
 )
 from ..augment import make_augmentation
-from ..preprocessing import sliding_windows, window_starts
+from ..preprocessing import LeadStandardizer, sliding_windows, window_starts
 from ._checkpoint import (
     TrainingGuard,
     TrainingInterrupted,
@@ -51,7 +51,7 @@ from ._checkpoint import (
 from ._training import ModuleHooks, SSLModule, SSLNet, WarmupCosine
 
 MODEL_FORMAT = "skecg-encoder"
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2  # 2: input scaling statistics (a version-1 file reads as "mV")
 AGGREGATIONS = ("mean", "max", None)
 # Parameters a resumed fit may change: none of them alters the network or the optimisation.
 RESUMABLE_CHANGES = frozenset({
@@ -87,6 +87,7 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     # Checked at fit by scikit-learn's ``_validate_params``: errors name the parameter and range.
     _parameter_constraints: dict = {
+        "input_scaling": [StrOptions({"mV", "standardize"})],
         "crop_length": [*positive_int(), None],
         "window": positive_int(),
         "stride": positive_int(),
@@ -170,6 +171,7 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             callbacks__print_log=EpochProgress(prefix=type(self).__name__),
             crop_length=self.crop_length,
             augment=make_augmentation(self.augmentations, fs=self.fs),
+            input_stats=self._input_stats(device),
             precision=self.precision,
             seed=seed,
         )
@@ -204,6 +206,7 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             self.trained_params_ = self._plain_params()
             return self
         self.device_ = resolve_device(self.device)
+        self._fit_input_scaling(X)
         seed = check_random_state_seed(self.random_state)
         data = data_fingerprint(X)
         run, lock, checkpoint = self._claim_run(X.shape[1], data)
@@ -234,6 +237,25 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 f"{n_records} records for validation, leaving {n_records - n_valid} to train "
                 f"on; {type(self).__name__} needs at least 2. Lower validation_fraction, pass "
                 "more records, or set validation_fraction=None.")
+
+    def _fit_input_scaling(self, X) -> None:
+        """Per-lead statistics of ``input_scaling`` (chunked: a memmap is never read whole)."""
+        n_leads = X.shape[1]
+        if self.input_scaling == "standardize":
+            scaler = LeadStandardizer().fit(X)
+            mean, scale = scaler.mean_, scaler.scale_
+        else:
+            mean, scale = np.zeros(n_leads), np.ones(n_leads)
+        self.input_mean_ = mean.astype(np.float32)
+        self.input_scale_ = scale.astype(np.float32)
+
+    def _input_stats(self, device) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(mean, scale)`` of shape (n_leads, 1) on ``device``; None when nothing to do."""
+        mean, scale = getattr(self, "input_mean_", None), getattr(self, "input_scale_", None)
+        if mean is None or (not mean.any() and (scale == 1).all()):
+            return None
+        return (torch.as_tensor(mean, device=device)[:, None],
+                torch.as_tensor(scale, device=device)[:, None])
 
     def _apply_warm_start_params(self, n_records: int) -> None:
         """Make parameters changed since the last fit take effect on a warm start.
@@ -433,11 +455,14 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         was_training = module.training
         module.eval()
         out = np.empty((len(X) * n_windows, self._n_features_out), dtype=np.float32)
+        stats = self._input_stats(device)
         try:
             with torch.inference_mode(), autocast(device, self.precision):
                 for start in range(0, len(X), records_per_batch):
                     batch = torch.as_tensor(np.array(X[start:start + records_per_batch]),
                                             device=device)
+                    if stats is not None:
+                        batch = (batch - stats[0]) / stats[1]
                     windows, _ = sliding_windows(batch, self.window, self.stride)
                     emb = module.embed(windows).float().cpu().numpy()
                     out[start * n_windows:start * n_windows + len(emb)] = emb
@@ -498,7 +523,9 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             "skecg_version": __version__,
             "estimator": type(self).__name__,
             "params": params,
-            "fitted": {"n_leads_in_": int(self.n_leads_in_)},
+            "fitted": {"n_leads_in_": int(self.n_leads_in_),
+                       "input_mean_": [float(v) for v in self.input_mean_],
+                       "input_scale_": [float(v) for v in self.input_scale_]},
             "state_dict": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
         }
         path = Path(path)
@@ -542,6 +569,8 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             raise ValueError(f"{path} is a damaged skecg encoder file (params is a "
                              f"{type(payload['params']).__name__}, not a dict).")
         params = dict(payload["params"])
+        if payload["format_version"] < 2:  # before input scaling: records went in as they were
+            params.setdefault("input_scaling", "mV")
         if device is not None:
             params["device"] = device
         try:
@@ -558,6 +587,14 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                              f"{n_leads!r}; expected a positive int).")
         try:
             est.n_leads_in_ = int(n_leads)
+            fitted = payload["fitted"]
+            est.input_mean_ = np.asarray(fitted.get("input_mean_", [0.0] * est.n_leads_in_),
+                                         dtype=np.float32)
+            est.input_scale_ = np.asarray(fitted.get("input_scale_", [1.0] * est.n_leads_in_),
+                                          dtype=np.float32)
+            if est.input_mean_.shape != (est.n_leads_in_,) or est.input_scale_.shape != (
+                    est.n_leads_in_,) or not (est.input_scale_ > 0).all():
+                raise ValueError("its input scaling statistics do not match its leads")
             net = est._make_net(1, est.n_leads_in_, resolve_device(est.device), 0)
             net.initialize()
             net.module_.load_state_dict(payload["state_dict"])

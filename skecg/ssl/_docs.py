@@ -1,6 +1,12 @@
 """Parameter documentation shared by the four encoders (numpydoc fragment)."""
 
 COMMON_PARAMS_DOC = """\
+    input_scaling : {"mV", "standardize"}
+        "standardize" (CPC's default, as in the paper): each lead is standardised with a mean
+        and standard deviation fitted on the records passed to ``fit``, kept with the model
+        (``input_mean_``, ``input_scale_``; also in its saved file) and applied in training and
+        ``transform``. "mV" (SimCLR/BYOL/SwAV's default): records are used as they are. Pass
+        records in mV either way.
     crop_length : int or None
         Samples of the random crop taken from each record at each training step (None: the
         whole record).

@@ -128,10 +128,15 @@ class SSLNet(DataParallelMixin, NeuralNet):
         Autocast dtype of the forward pass.
     seed : int
         Seed of the crop/augmentation generator.
+    input_stats : (torch.Tensor, torch.Tensor) or None
+        Per-lead ``(mean, scale)`` of shape (n_leads, 1) applied to each crop before the
+        module (the encoder's ``input_scaling``); None: records are used as they are.
     """
 
-    def __init__(self, *args, crop_length=None, augment=None, precision=32, seed=0, **kwargs):
+    def __init__(self, *args, crop_length=None, augment=None, precision=32, seed=0,
+                 input_stats=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.input_stats = input_stats
         self.crop_length = crop_length
         self.augment = augment
         self.precision = precision
@@ -163,6 +168,8 @@ class SSLNet(DataParallelMixin, NeuralNet):
         x = torch.as_tensor(Xi, device=self.device, dtype=torch.float32)
         if self.crop_length is not None:
             x = random_crops(x, self.crop_length, generator=self.generator_)
+        if self.input_stats is not None:  # the encoder's input scaling (per-lead mean, scale)
+            x = (x - self.input_stats[0]) / self.input_stats[1]
         with autocast(self.device, self.precision):
             loss = self.module_training_loss(x, self.augment, self.generator_)
         return loss.float()

@@ -91,6 +91,7 @@ class BYOLEncoder(ViewEncoderBase):
         projection_hidden: int = 512,
         projection_dim: int = 128,
         base_momentum: float = 0.996,
+        input_scaling: str = "mV",
         crop_length: int | None = 250,
         window: int = 250,
         stride: int = 125,

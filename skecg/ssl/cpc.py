@@ -102,6 +102,7 @@ class CPCEncoder(BaseSSLEncoder):
         steps: int = 12,
         n_negatives: int = 128,
         negatives: str = "sequence",
+        input_scaling: str = "standardize",
         crop_length: int | None = 1000,
         window: int = 250,
         stride: int = 125,

@@ -63,6 +63,7 @@ class SimCLREncoder(ViewEncoderBase):
         projection_hidden: int = 512,
         projection_dim: int = 16,
         temperature: float = 0.5,
+        input_scaling: str = "mV",
         crop_length: int | None = 250,
         window: int = 250,
         stride: int = 125,

@@ -176,6 +176,7 @@ class SwAVEncoder(ViewEncoderBase):
         queue_length: int = 0,
         queue_start_epoch: int = 15,
         freeze_prototypes_epochs: int = 1,
+        input_scaling: str = "mV",
         crop_length: int | None = 250,
         window: int = 250,
         stride: int = 125,

@@ -201,7 +201,8 @@ def test_save_load_roundtrip(cls, ecg, tmp_path):
     path = tmp_path / "model.skecg"
     est.save(path)
     payload = torch.load(path, weights_only=True)  # opening never runs code from the file
-    assert payload["estimator"] == cls.__name__ and payload["format_version"] == 1
+    assert payload["estimator"] == cls.__name__ and payload["format_version"] == 2
+    np.testing.assert_allclose(payload["fitted"]["input_mean_"], est.input_mean_, rtol=1e-6)
     for loaded in (cls.load(path), BaseSSLEncoder.load(path)):
         assert type(loaded) is cls
         np.testing.assert_allclose(loaded.transform(ecg), est.transform(ecg), rtol=1e-5, atol=1e-6)
