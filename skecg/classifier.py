@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import os
+import pickle
+import tempfile
+import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,12 +40,14 @@ from skorch.callbacks import (
     EpochScoring,
     EpochTimer,
     PassthroughScoring,
-    PrintLog,
 )
 from skorch.dataset import Dataset, unpack_data
+from skorch.exceptions import NotInitializedError
 from torch import nn
 
+from . import __version__
 from ._interrupt import TrainingInterrupted, was_interrupted
+from ._progress import EpochProgress
 from ._torch import (
     OPTIMIZERS,
     ECGDataset,
@@ -50,10 +57,25 @@ from ._torch import (
     resolve_device,
     rng_devices,
 )
-from ._validation import check_ecg_array, check_random_state_seed
+from ._validation import (
+    check_ecg_array,
+    check_label_array,
+    check_n_leads,
+    check_random_state_seed,
+    leads_last_hint,
+)
 from .metrics import macro_auc_scorer
 from .models import CPCNetwork, LinearHead, PaperHead, make_backbone
 from .preprocessing import LeadStandardizer, aggregate_windows, random_crops, sliding_windows
+from .ssl._base import (  # the encoders' model-file helpers; MODEL_FORMAT marks encoder files
+    _ENCODERS,
+    MODEL_FORMAT,
+    _check_save_target,
+    _current_umask,
+    _is_plain,
+    _read_model_file,
+)
+from .ssl._checkpoint import is_checkpoint
 
 __all__ = ["ClassifierNetwork", "ECGClassifier", "HeadOnlyPhase", "InterruptGuard"]
 
@@ -63,6 +85,10 @@ PRETRAINED_LR_FACTORS = (0.01, 0.1)  # the paper's finetuning: encoder x0.01, co
 _INFERRED = ("n_leads_in_", "multilabel_", "classes_", "n_outputs_", "input_mean_",
              "input_scale_")
 INPUT_SCALINGS = ("mV", "standardize")
+CLASSIFIER_FORMAT = "skecg-classifier"
+CLASSIFIER_FORMAT_VERSION = 1
+# parameters that only steer a fit (objects: callbacks, validation data); a model file stores None
+_TRAINING_ONLY = ("callbacks", "train_split")
 
 
 class ClassifierNetwork(nn.Module):
@@ -241,7 +267,9 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
     precision : {32, "bf16", "fp16"}, default=32
         Autocast dtype of the forward passes.
     verbose : int, default=0
-        Print skorch's epoch log.
+        With ``verbose >= 1``, one plain line per epoch on standard error (epoch, losses,
+        ``valid_auc``, time in s), and skorch's progress bar as well when standard error is a
+        terminal (``skecg._progress.EpochProgress`` in place of skorch's ``PrintLog``).
     **kwargs
         Other :class:`skorch.NeuralNet` parameters: ``callbacks`` (appended to the defaults),
         ``warm_start``, ``criterion`` (None: chosen from ``y``; ``criterion__*`` arguments such
@@ -273,7 +301,8 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
     ``forward(X)`` returns the record-level probabilities that ``predict_proba`` returns and
     that ``valid_auc`` scores: one code path (:meth:`evaluation_step`). ``set_params(lr=...)``
     on an initialised net sets the rate of every parameter group until the next ``fit``
-    rebuilds the optimiser, as in skorch.
+    rebuilds the optimiser, as in skorch. :meth:`save` and :meth:`load` store and restore a
+    fitted classifier in a versioned file that loading never runs code from.
     """
 
     _parameter_constraints: dict = {
@@ -395,7 +424,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
                              f"(BatchNorm); got {len(X)} sample.")
         if self.crop_length is not None and X.shape[2] < self.crop_length:
             raise ValueError(f"X has {X.shape[2]} samples per lead, fewer than "
-                             f"crop_length={self.crop_length}.")
+                             f"crop_length={self.crop_length}.{leads_last_hint(X)}")
         if not self.initialized_:
             self.initialize()
         fresh = self.module_ is None
@@ -430,9 +459,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
             raise ValueError(f"head_dropout must be in [0, 1); got {self.head_dropout!r}.")
 
     def _infer_shapes(self, X: np.ndarray, y) -> None:
-        y = np.asarray(y)
-        if len(y) != len(X):
-            raise ValueError(f"X has {len(X)} records but y has {len(y)} entries.")
+        y = check_label_array(y, n_records=len(X), name="y")  # one line for ragged label lists
         check_classification_targets(y)
         kind = type_of_target(y, input_name="y")
         multilabel = kind == "multilabel-indicator"
@@ -477,9 +504,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
     def _encode_targets(self, y, X: np.ndarray, name: str) -> np.ndarray:
         """Check ``X``'s leads and turn ``y`` into float multi-hot or int64 class indices."""
         self._check_leads(X, name="X" if name == "y" else "X_valid")
-        y = np.asarray(y)
-        if len(y) != len(X):
-            raise ValueError(f"{name} has {len(y)} entries for {len(X)} records.")
+        y = check_label_array(y, n_records=len(X), name=name)
         if self.multilabel_:
             if y.ndim != 2 or y.shape[1] != self.n_outputs_ or not np.isin(y, (0, 1)).all():
                 raise ValueError(f"{name} must be a 0/1 matrix of shape (n_records, "
@@ -496,9 +521,8 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         return index.astype(np.int64)
 
     def _check_leads(self, X: np.ndarray, name: str = "X") -> None:
-        if X.shape[1] != self.n_leads_in_:
-            raise ValueError(f"{name} has {X.shape[1]} leads, but {type(self).__name__} was "
-                             f"fitted on {self.n_leads_in_} leads.")
+        # one line, with a hint for one record passed alone (X[0]) or leads-last records
+        check_n_leads(X, self.n_leads_in_, fitted_by=type(self).__name__, name=name)
 
     # ------------------------------------------------------- skorch components
     @contextmanager
@@ -523,6 +547,9 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         return super().initialize()
 
     def _build_network(self) -> None:
+        # the first build from the data, not a re-initialisation: skorch would print
+        # "Re-initializing optimizer." into the log when verbose
+        verbose, self.verbose = self.verbose, 0
         try:
             self._initialize_module()
             self._initialize_criterion()
@@ -532,6 +559,8 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
                 self.__dict__.pop(name, None)
             self.module_ = None
             raise
+        finally:
+            self.verbose = verbose
 
     def _shapes_known(self) -> bool:
         return hasattr(self, "n_outputs_")
@@ -555,7 +584,9 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
                 callbacks.append(("best_valid_auc", EarlyStopping(
                     monitor="valid_auc", lower_is_better=False, patience=None, threshold=0,
                     threshold_mode="abs", load_best=True)))
-        return [*callbacks, ("interrupt_guard", InterruptGuard()), ("print_log", PrintLog())]
+        # with verbose: one plain line per epoch (and a progress bar on a terminal) on stderr
+        return [*callbacks, ("interrupt_guard", InterruptGuard()),
+                ("print_log", EpochProgress(prefix=type(self).__name__))]
 
     def _pretrained(self) -> bool:
         return not (self.encoder is None or isinstance(self.encoder, str))
@@ -568,11 +599,15 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
             return make_backbone(name, self.n_leads_in_, **widths)
         # a FrozenEstimator forwards attribute access to the encoder it wraps
         backbone = getattr(getattr(self.encoder, "module_", None), "backbone", None)
+        if backbone is None and getattr(self, "_restoring", False):
+            # load(): the architecture of the encoder's backbone; the weights come from the file
+            return self.encoder._build_module(self.n_leads_in_).backbone
         if backbone is None:
             raise ValueError(
                 "encoder must be a backbone name, None or a FITTED skecg SSL encoder (e.g. "
                 f"CPCEncoder(...).fit(X)); got {type(self.encoder).__name__} without a trained "
-                "module_.backbone.")
+                "module_.backbone (a classifier read by ECGClassifier.load keeps its encoder's "
+                "configuration, not its pretrained weights: set encoder= to train anew).")
         if self.encoder.n_leads_in_ != self.n_leads_in_:
             raise ValueError(f"X has {self.n_leads_in_} leads, but the encoder was fitted on "
                              f"{self.encoder.n_leads_in_} leads.")
@@ -784,6 +819,262 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
             return (proba > 0.5).astype(np.int64)
         return self.classes_[proba.argmax(axis=1)]
 
+    # -------------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the fitted classifier to ``path`` (atomically), to be read by :meth:`load`.
+
+        The file holds the format version and skecg version, the parameters, the fitted
+        attributes (``n_leads_in_``, ``multilabel_``, ``classes_``, ``n_outputs_``,
+        ``input_mean_``, ``input_scale_``) and the network's weights: only tensors and plain
+        Python values, so :meth:`load` reads it with ``torch.load(weights_only=True)`` and never
+        runs code from it. A fitted SSL ``encoder`` is stored as its class name and parameters
+        (the architecture of its backbone; the finetuned weights are the network's), not as an
+        object. ``callbacks`` and ``train_split`` steer training only and are stored as None;
+        the history and the optimiser state are not stored.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The model file. It is written to a temporary file in the same folder and renamed,
+            so an interrupted save leaves no half-written file.
+
+        Raises
+        ------
+        ValueError
+            If a parameter is not a plain value (numbers, strings, lists, dicts, tensors; e.g.
+            an optimiser class or a ``RandomState``), naming it.
+        OSError
+            In one line naming ``path``: a missing folder, a folder as ``path``, a read-only
+            file or folder, a full disk. Nothing is written then.
+        """
+        self.check_is_fitted(msg=f"This {type(self).__name__} is not fitted; call fit before "
+                                 "save.")
+        fitted = {
+            "n_leads_in_": int(self.n_leads_in_),
+            "multilabel_": bool(self.multilabel_),
+            "classes_": _storable(self.classes_.tolist(), "classes_"),
+            "classes_dtype": None if self.classes_.dtype.kind == "O" else self.classes_.dtype.str,
+            "n_outputs_": int(self.n_outputs_),
+            "input_mean_": [float(v) for v in self.input_mean_],
+            "input_scale_": [float(v) for v in self.input_scale_],
+        }
+        payload = {
+            "format": CLASSIFIER_FORMAT,
+            "format_version": CLASSIFIER_FORMAT_VERSION,
+            "skecg_version": __version__,
+            "estimator": type(self).__name__,
+            "params": self._storable_params(),
+            "encoder": self._encoder_config(),
+            "fitted": fitted,
+            "state_dict": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
+        }
+        path = Path(path)
+        _check_save_target(path)  # one line before anything is written
+        _write_atomically(payload, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | None = None) -> ECGClassifier:
+        """Read a classifier written by :meth:`save`; it predicts as the saved one did.
+
+        A classifier trained on a fitted SSL encoder comes back with ``encoder`` set to a new,
+        unfitted encoder of the same class and parameters: its configuration describes the
+        network, and the network's (finetuned) weights come from the file. Predicting and
+        continuing training (``partial_fit``) work; a fresh ``fit`` needs the pretrained
+        encoder again (``set_params(encoder=fitted_encoder)``).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by :meth:`save`.
+        device : str or None, default=None
+            Overrides the saved ``device`` (e.g. "cpu" for a model trained on "cuda").
+
+        Returns
+        -------
+        ECGClassifier
+            Fitted; its history is empty.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` does not exist.
+        ValueError
+            In one line naming ``path``: not a skecg classifier file (an encoder file, a
+            training checkpoint, another torch or pickle file, a folder), a damaged file,
+            invalid stored parameters, a newer format version.
+        """
+        path = Path(path)
+        payload = _read_classifier_file(path)
+        version = payload["format_version"]
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValueError(f"{path} is a damaged skecg classifier file (format_version is "
+                             f"{version!r}).")
+        if version > CLASSIFIER_FORMAT_VERSION:
+            raise ValueError(f"{path} has format version {version}; this skecg ({__version__}) "
+                             f"reads classifier files up to version {CLASSIFIER_FORMAT_VERSION}. "
+                             "Upgrade skecg.")
+        if payload["estimator"] != cls.__name__:
+            raise ValueError(f"{path} holds a {payload['estimator']}; {cls.__name__}.load reads "
+                             f"only {cls.__name__} files.")
+        if not isinstance(payload["params"], dict) or not isinstance(payload["fitted"], dict):
+            raise ValueError(f"{path} is a damaged skecg classifier file (params and fitted "
+                             "must be dicts).")
+        params = dict(payload["params"])
+        if device is not None:
+            params["device"] = device
+        try:
+            if payload["encoder"] is not None:
+                params["encoder"] = _rebuild_encoder(payload["encoder"])
+            est = cls(**params)
+            est._check_params()
+            est.initialize()  # skorch checks its own parameters (unknown names) here
+        except (TypeError, ValueError, KeyError) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise ValueError(f"{path} stores invalid parameters for {cls.__name__} ({reason}); "
+                             "the file is damaged or was edited.") from None
+        try:
+            resolve_device(est.device)
+        except ValueError as exc:  # e.g. saved on a GPU machine
+            raise ValueError(f"{path} was saved with device={est.device!r}: {exc} Load it with "
+                             f"{cls.__name__}.load(path, device='cpu').") from None
+        try:
+            est._restore(payload["fitted"], payload["state_dict"])
+        except (TypeError, KeyError, ValueError, RuntimeError, AttributeError) as exc:
+            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+            raise ValueError(f"{path} is a damaged skecg classifier file ({reason}).") from None
+        return est
+
+    def _storable_params(self) -> dict:
+        """``get_params(deep=False)`` as plain values (see :meth:`save`)."""
+        defaults = type(self)().get_params(deep=False)
+        params = {}
+        for name, value in self.get_params(deep=False).items():
+            if name == "encoder" and self._pretrained():
+                value = None  # stored apart: see _encoder_config
+            elif name in _TRAINING_ONLY:
+                value = None
+            elif name == "classes" and value is not None:
+                value = np.asarray(value).tolist()
+            elif value is defaults.get(name) and not _is_plain(value):
+                continue  # a default object (skorch's DataLoader, ...): load restores it
+            params[name] = _storable(value, name)
+        return params
+
+    def _encoder_config(self) -> dict | None:
+        """Class name and plain parameters of a fitted SSL encoder; None for a named backbone."""
+        if not self._pretrained():
+            return None
+        # a FrozenEstimator wraps the encoder in `estimator`
+        encoder = getattr(self.encoder, "estimator", self.encoder)
+        name = type(encoder).__name__
+        if _ENCODERS.get(name) is not type(encoder):
+            raise ValueError(f"Cannot save a classifier on a {name} encoder: only skecg's SSL "
+                             f"encoders ({', '.join(sorted(_ENCODERS))}) can be rebuilt from a "
+                             "file.")
+        params = encoder.get_params(deep=False)
+        params.update(callbacks=None, checkpoint_dir=None)  # training-time, not the model
+        return {"estimator": name,
+                "params": {k: _storable(v, f"encoder__{k}") for k, v in params.items()}}
+
+    def _restore(self, fitted: dict, state_dict: dict) -> None:
+        """Set the fitted attributes of :meth:`save`, build the network, load its weights."""
+        n_leads, n_outputs = fitted["n_leads_in_"], fitted["n_outputs_"]
+        for name, value in (("n_leads_in_", n_leads), ("n_outputs_", n_outputs)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} is {value!r}; expected a positive int")
+        classes = np.asarray(fitted["classes_"], dtype=fitted.get("classes_dtype"))
+        mean = np.asarray(fitted["input_mean_"], dtype=np.float32)
+        scale = np.asarray(fitted["input_scale_"], dtype=np.float32)
+        if classes.shape != (n_outputs,):
+            raise ValueError(f"classes_ has shape {classes.shape}, not ({n_outputs},)")
+        if mean.shape != (n_leads,) or scale.shape != (n_leads,) or not (scale > 0).all():
+            raise ValueError("its input scaling statistics do not match its leads")
+        if not isinstance(fitted["multilabel_"], bool):
+            raise ValueError(f"multilabel_ is {fitted['multilabel_']!r}; expected a bool")
+        self.n_leads_in_, self.multilabel_ = n_leads, fitted["multilabel_"]
+        self.classes_, self.n_outputs_ = classes, n_outputs
+        self.input_mean_, self.input_scale_ = mean, scale
+        self._restoring = True  # _make_backbone builds an encoder's backbone unfitted
+        try:
+            with self._resolved_device(), torch.random.fork_rng(devices=rng_devices()):
+                self._build_network()
+        finally:
+            del self._restoring
+        self.module_.load_state_dict(state_dict)
+
+    def save_params(self, f_params=None, f_optimizer=None, f_criterion=None, f_history=None,
+                    **kwargs) -> None:
+        """skorch's ``save_params``, for a fitted classifier.
+
+        It writes parts (weights, optimiser, history) that only :meth:`load_params` of a
+        classifier fitted on data of the same shapes can read back; :meth:`save` and
+        :meth:`load` store and restore a whole classifier.
+
+        Parameters
+        ----------
+        f_params, f_optimizer, f_criterion, f_history : str, file-like or None
+            As in :meth:`skorch.NeuralNet.save_params`.
+        **kwargs
+            Other ``f_*`` files, as in skorch.
+
+        Raises
+        ------
+        skorch.exceptions.NotInitializedError
+            In one line, if the classifier is not fitted.
+        """
+        if not self._has_network():
+            raise NotInitializedError(
+                f"{type(self).__name__}.save_params needs a fitted classifier (its network is "
+                "built from the training data in fit); fit it first, and use clf.save(path) "
+                f"and {type(self).__name__}.load(path) to store and restore a whole classifier.")
+        return super().save_params(f_params=f_params, f_optimizer=f_optimizer,
+                                   f_criterion=f_criterion, f_history=f_history, **kwargs)
+
+    def load_params(self, f_params=None, f_optimizer=None, f_criterion=None, f_history=None,
+                    checkpoint=None, **kwargs) -> None:
+        """skorch's ``load_params``, into a classifier fitted on data of the same shapes.
+
+        A classifier that is not fitted has no network to load weights into (the network is
+        built from the training data); restore a whole classifier with :meth:`load`.
+
+        Parameters
+        ----------
+        f_params, f_optimizer, f_criterion, f_history : str, file-like or None
+            As in :meth:`skorch.NeuralNet.load_params`.
+        checkpoint : skorch.callbacks.Checkpoint or None
+            As in skorch.
+        **kwargs
+            Other ``f_*`` files, as in skorch.
+
+        Raises
+        ------
+        skorch.exceptions.NotInitializedError
+            In one line, if weights, optimiser or criterion are to be loaded into a classifier
+            that is not fitted.
+        ValueError
+            In one line, if a file is not a state dict written by :meth:`save_params` (torch's
+            advice to set ``weights_only=False`` is not passed on).
+        """
+        name = type(self).__name__
+        if not self._has_network() and (f_params or f_optimizer or f_criterion
+                                        or checkpoint is not None or kwargs):
+            raise NotInitializedError(
+                f"{name}.load_params loads weights into a fitted classifier of the same shapes, "
+                "but this one is not fitted (its network is built from the training data in "
+                f"fit); save a whole classifier with clf.save(path) and read it with "
+                f"{name}.load(path).")
+        try:
+            return super().load_params(f_params=f_params, f_optimizer=f_optimizer,
+                                       f_criterion=f_criterion, f_history=f_history,
+                                       checkpoint=checkpoint, **kwargs)
+        except (pickle.UnpicklingError, EOFError) as exc:
+            raise ValueError(f"{name}.load_params: a file is not a state dict written by "
+                             f"save_params ({type(exc).__name__}); files written by save are "
+                             f"read by {name}.load.") from None
+
+    def _has_network(self) -> bool:
+        return self._shapes_known() and getattr(self, "module_", None) is not None
+
     # ------------------------------------------------------------ sklearn glue
     def _get_param_names(self):
         # skorch lists every attribute not ending in "_", its private bookkeeping included
@@ -842,3 +1133,90 @@ def _apply_param_groups(groups: list[dict], user_groups, named_parameters) -> li
             suffix = "" if match < 0 else f"[{user_groups[match][0]}]"
             out.append({**group, **options, "params": params, "name": group["name"] + suffix})
     return out
+
+
+def _storable(value, name: str):
+    """``value`` as built-in Python values and tensors, all that ``weights_only`` reads.
+
+    Numbers (numpy's included) become ``int``/``float``/``bool``; lists, tuples and dicts with
+    string keys are converted element by element; anything else raises naming ``name``.
+    """
+    if value is None or isinstance(value, torch.Tensor):
+        return value if value is None else value.detach().cpu()
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        items = [_storable(v, name) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {str(k): _storable(v, name) for k, v in value.items()}
+    shown = " ".join(repr(value).split())
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    raise ValueError(f"Cannot save parameter {name}={shown}: a classifier file stores only "
+                     "plain values (numbers, strings, lists, dicts, tensors); pass it by name "
+                     "(e.g. optimizer='sgd') or as an int (random_state) to make the model "
+                     "savable.")
+
+
+def _rebuild_encoder(config: dict):
+    """An unfitted skecg SSL encoder of the class and parameters :meth:`ECGClassifier.save`
+    stored: the architecture of the backbone (see ``ECGClassifier._make_backbone``)."""
+    if not isinstance(config, dict) or not isinstance(config.get("params"), dict):
+        raise ValueError(f"encoder is {config!r}; expected a dict of estimator and params")
+    encoder_cls = _ENCODERS.get(config.get("estimator"))
+    if encoder_cls is None:
+        raise ValueError(f"encoder is a {config.get('estimator')!r}, not a skecg SSL encoder")
+    encoder = encoder_cls(**config["params"])
+    encoder._check_params()
+    return encoder
+
+
+def _read_classifier_file(path: Path) -> dict:
+    """The payload of a classifier file; one-line errors naming ``path`` for anything else."""
+    if path.is_dir() or not path.exists() or is_checkpoint(path.parent):
+        _read_model_file(path)  # raises the encoders' one line: folder, missing, checkpoint
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols of foreign files
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types; its hints (weights_only=False) mislead
+        raise ValueError(f"{path} is not a readable skecg classifier file (torch cannot read "
+                         f"it: {type(exc).__name__}; damaged, truncated or another kind of "
+                         "file).") from None
+    if isinstance(payload, dict) and payload.get("format") == MODEL_FORMAT:
+        raise ValueError(f"{path} is an encoder file, not a classifier file; use "
+                         "BaseSSLEncoder.load (skecg.ssl) to read it.")
+    if not isinstance(payload, dict) or payload.get("format") != CLASSIFIER_FORMAT:
+        raise ValueError(f"{path} is not a skecg classifier file (no skecg format marker).")
+    missing = {"format_version", "estimator", "params", "encoder", "fitted",
+               "state_dict"} - set(payload)
+    if missing:
+        raise ValueError(f"{path} is a damaged skecg classifier file (missing "
+                         f"{', '.join(sorted(missing))}).")
+    return payload
+
+
+def _write_atomically(payload: dict, path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, renamed over it when complete."""
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        torch.save(payload, tmp)
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp's 0600 is for the temp file only
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # torch reports a full disk as RuntimeError
+        lines = str(exc).strip().splitlines()
+        reason = getattr(exc, "strerror", None) or (lines[0] if lines else type(exc).__name__)
+        error = type(exc) if isinstance(exc, OSError) else OSError
+        raise error(f"cannot save the classifier to {path} ({reason}); nothing was "
+                    "written.") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
