@@ -59,7 +59,9 @@ def method_name(encoder_or_name) -> str:
                              "or a skecg SSL encoder.")
         return name
     estimator = getattr(encoder_or_name, "estimator", encoder_or_name)  # FrozenEstimator
-    name = _METHOD_OF_ENCODER.get(type(estimator).__name__)
+    # a subclass of an encoder (a user's tweak) keeps its method's recipe
+    name = next((_METHOD_OF_ENCODER[c.__name__] for c in type(estimator).__mro__
+                 if c.__name__ in _METHOD_OF_ENCODER), None)
     if name is None:
         raise ValueError(f"no paper recipe for {type(estimator).__name__}; expected one of "
                          f"{sorted(_METHOD_OF_ENCODER)} or a name from {METHODS}.")
@@ -153,6 +155,8 @@ def paper_recipe(encoder_or_name, regime: str, *, epoch_scale: float = 1.0,
 
 def describe_recipe(recipe: dict) -> str:
     """One line naming a recipe's head, phases, optimiser settings and input scaling."""
+    defaults = dict(lr=1e-3, weight_decay=1e-3, max_epochs=50, batch_size=128)  # ECGClassifier's
+    recipe = {**defaults, **recipe}
     parts = [f"{recipe.get('head', 'linear')} head"]
     if recipe.get("freeze_encoder"):
         parts.append("frozen encoder")
@@ -366,7 +370,9 @@ def _recipe(encoder_or_name, regime: str, recipe: str | dict, overrides: dict) -
                              f"got {recipe!r}.")
         return paper_recipe(encoder_or_name, regime, **overrides)
     params = {**recipe, **overrides}
-    if regime == "supervised":
+    if regime == "supervised" and isinstance(params.get("encoder"), str):
+        pass  # the recipe names the architecture trained from scratch
+    elif regime == "supervised":
         params.update(supervised_baseline_params(
             None if isinstance(encoder_or_name, str) else encoder_or_name,
             method_name(encoder_or_name)))
@@ -597,10 +603,12 @@ def linear_evaluation(
     n_seeds = _check_n_seeds(n_seeds)
     split_list = _check_cv(data, splits, cv)
     source = _EncoderSource(encoder, data, split_list)
-    if protocol == "probe" and not source.varies_with_seed and not random_init_baseline \
-            and n_seeds > 1:
-        warnings.warn("a logistic probe on a given encoder is deterministic: n_seeds > 1 would "
-                      "repeat one fit; running one seed.", stacklevel=2)
+    if protocol == "probe" and not source.varies_with_seed and n_seeds > 1:
+        # the probe (lbfgs) on a given encoder's embeddings is deterministic: more seeds would
+        # repeat one fit and report a spread of 0
+        warnings.warn(f"protocol='probe' on a given (fitted) encoder is deterministic: "
+                      f"n_seeds={n_seeds} would repeat one fit; running one seed.",
+                      stacklevel=2)
         n_seeds = 1
     name = _model_name(encoder)
     recipe = paper_recipe(source.template, "linear", **recipe_overrides)
@@ -711,6 +719,51 @@ def finetune_evaluation(
     if supervised_baseline:
         rows.append(runs["supervised"].row(data.y, n_bootstraps, random_state))
     return _table(rows, pretrained_on)
+
+
+def supervised_evaluation(
+    data: Bunch,
+    *,
+    recipe: dict,
+    model: str | None = None,
+    splits: Bunch | None = None,
+    cv=None,
+    n_seeds: int = 1,
+    n_bootstraps: int = 1000,
+    random_state=0,
+) -> pd.DataFrame:
+    """One row: an architecture trained from scratch with a given recipe, on the same splits.
+
+    Parameters
+    ----------
+    data : Bunch
+        ``X`` in mV, ``y``, ``meta`` with ``strat_fold``.
+    recipe : dict
+        ECGClassifier parameters; ``encoder`` names the backbone (e.g. "xresnet1d18").
+    model : str, optional
+        The row's model name (default: the backbone's name).
+    splits, cv, n_seeds, n_bootstraps, random_state
+        As in :func:`finetune_evaluation`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row with columns ``TABLE_COLUMNS``.
+    """
+    if not isinstance(recipe, dict) or not isinstance(recipe.get("encoder"), str):
+        raise ValueError("recipe must be a dict of ECGClassifier parameters whose 'encoder' "
+                         f"names a backbone (e.g. 'xresnet1d18'); got {recipe!r}.")
+    n_seeds = _check_n_seeds(n_seeds)
+    split_list = _check_cv(data, splits, cv)
+    runs = _Runs(model=model or recipe["encoder"], pretraining="none (supervised)",
+                 regime="supervised", protocol="supervised (given recipe)",
+                 recipe=describe_recipe(recipe))
+    for seed in range(random_state, random_state + n_seeds):
+        for split in split_list:
+            clf, info = fit_classifier(recipe["encoder"], data, regime="supervised",
+                                       recipe=recipe, splits=split, random_state=seed)
+            runs.add(seed, split["test"], _score(clf, data, split), info)
+    return _table([runs.row(data.y, n_bootstraps, random_state)])
 
 
 def _first_training_folds(data: Bunch, split: Bunch, k: int) -> np.ndarray:

@@ -310,6 +310,19 @@ def _bootstrap_indices(random_state, n_bootstraps: int, n_samples: int) -> np.nd
     return check_random_state(random_state).randint(0, n_samples, size=(n_bootstraps, n_samples))
 
 
+def _both_classes(truth: np.ndarray) -> np.ndarray:
+    """Labels holding both classes in the full data, shape (n_labels,), bool."""
+    n_positive = truth.sum(axis=0)
+    return (n_positive > 0) & (n_positive < truth.shape[0])
+
+
+def _keeps_both_classes(counts: np.ndarray, truth: np.ndarray,
+                        both_classes: np.ndarray) -> np.ndarray:
+    """Resamples (rows of record counts) in which every two-class label keeps both classes."""
+    positives = counts @ truth[:, both_classes]
+    return ((positives > 0) & (positives < truth.shape[0])).all(axis=1)
+
+
 def bootstrap_macro_auc(
     y_true,
     y_score,
@@ -337,8 +350,11 @@ def bootstrap_macro_auc(
     confidence : float, default=0.95
         Confidence level of the interval, in (0, 1).
     single_class : {"half", "skip"}, default="half"
-        Rule for labels holding a single class, applied to the full data and to each resample
-        alike (see :func:`macro_auc`).
+        Rule for labels holding a single class (see :func:`macro_auc`). "half": such labels of
+        the full data count 0.5, and a resample in which a label of both classes holds a
+        single class is skipped, as :func:`bootstrap_macro_auc_difference` (and the PTB-XL
+        benchmark) do, so an AUC interval and a paired difference use the same resamples.
+        "skip": applied to the full data and to each resample alike.
     random_state : int, np.random.RandomState, np.random.Generator or None
         Seed of the resampling.
 
@@ -358,7 +374,8 @@ def bootstrap_macro_auc(
     n_samples = truth.shape[0]
 
     indices = _bootstrap_indices(random_state, int(n_bootstraps), n_samples)
-    samples = np.empty(n_bootstraps)
+    samples = np.full(n_bootstraps, np.nan)
+    both_classes = _both_classes(truth)
     chunk = max(1, _BOOTSTRAP_CHUNK_ELEMENTS // n_samples)
     for start in range(0, n_bootstraps, chunk):
         idx = indices[start:start + chunk]
@@ -366,13 +383,17 @@ def bootstrap_macro_auc(
         # Record counts of each resample: one bincount over all resamples at once.
         offsets = (idx + n_samples * np.arange(b)[:, None]).ravel()
         counts = np.bincount(offsets, minlength=b * n_samples).reshape(b, n_samples)
-        aucs = _weighted_label_aucs(truth, scores, counts.astype(np.float64))
-        samples[start:start + b] = _macro_average(aucs, single_class)
+        keep = np.ones(b, dtype=bool)
+        if single_class == "half":  # as the paired difference: same resamples, same labels
+            keep = _keeps_both_classes(counts, truth, both_classes)
+        aucs = _weighted_label_aucs(truth, scores, counts[keep].astype(np.float64))
+        samples[start:start + b][keep] = _macro_average(aucs, single_class)
     samples = samples[~np.isnan(samples)]
     if samples.size == 0:
         raise ValueError(
-            "Every bootstrap resample has only single-class labels, so no interval can be "
-            "computed with single_class='skip'."
+            f"None of the {n_bootstraps} bootstrap resamples of the {n_samples} records keeps "
+            "both classes of the labels it needs, so no interval can be computed; evaluate on "
+            "more records or drop the rarest labels."
         )
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(samples, [alpha, 1.0 - alpha])
@@ -472,8 +493,7 @@ or (n_records,), or list of arrays
     auc_a = float(_macro_average(_weighted_label_aucs(truth, scores_a), "half")[0])
     auc_b = float(_macro_average(_weighted_label_aucs(truth, scores_b), "half")[0])
     n_samples = truth.shape[0]
-    n_positive = truth.sum(axis=0)
-    both_classes = (n_positive > 0) & (n_positive < n_samples)
+    both_classes = _both_classes(truth)
 
     indices = _bootstrap_indices(random_state, int(n_bootstraps), n_samples)
     samples = np.full(n_bootstraps, np.nan)
@@ -483,8 +503,7 @@ or (n_records,), or list of arrays
         b = len(idx)
         offsets = (idx + n_samples * np.arange(b)[:, None]).ravel()
         counts = np.bincount(offsets, minlength=b * n_samples).reshape(b, n_samples)
-        positives = counts @ truth[:, both_classes]
-        keep = ((positives > 0) & (positives < n_samples)).all(axis=1)
+        keep = _keeps_both_classes(counts, truth, both_classes)
         weights = counts[keep].astype(np.float64)
         if not len(weights):
             continue

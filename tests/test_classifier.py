@@ -351,3 +351,75 @@ def test_ctrl_c_raises_training_interrupted_with_completed_epochs():
     assert len(ECGClassifier(**params).fit(X, y).history) == 6
     stopper = EarlyStopping(monitor="train_loss", patience=1, threshold=1e9)
     assert len(ECGClassifier(**params, callbacks=[stopper]).fit(X, y).history) < 6
+
+
+class _TrainingInputs(Callback):
+    """Records the first sample of lead 0 of every training input of the network."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.firsts_ = []
+
+        def hook(module, args):
+            if module.training:
+                self.firsts_.append(args[0][:, 0, 0].detach().clone())
+
+        net.module_.register_forward_pre_hook(hook)
+
+
+def test_training_crops_start_at_random_offsets_per_record_and_epoch():
+    n_records, n_samples, crop = 24, 300, 50
+    ramp = np.arange(n_samples, dtype=np.float32)  # a sample's value is its time index
+    X = np.broadcast_to(ramp, (n_records, 12, n_samples)).copy()
+    y = np.eye(2, dtype=int)[np.arange(n_records) % 2]
+    spy = _TrainingInputs()
+    ECGClassifier("xresnet1d18", width=4, crop_length=crop, window=crop, stride=crop,
+                  batch_size=8, max_epochs=3, random_state=0, callbacks=[spy]).fit(X, y)
+    offsets = torch.cat(spy.firsts_).reshape(3, n_records)  # 3 epochs of 24 crops
+    assert offsets.min() >= 0 and offsets.max() <= n_samples - crop
+    assert all(len(torch.unique(epoch)) > n_records // 2 for epoch in offsets)  # per record
+    assert not torch.equal(torch.sort(offsets[0]).values, torch.sort(offsets[1]).values)
+
+
+def test_validation_loss_pairs_every_window_with_its_records_labels():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(16, 12, 300)).astype(np.float32)
+    y = rng.integers(0, 2, size=(16, 3))
+    y[0], y[1] = 1, 0
+    X_valid, y_valid = X[10:], y[10:]
+    clf = ECGClassifier("xresnet1d18", width=4, crop_length=100, window=100, stride=50,
+                        batch_size=64, max_epochs=1, load_best=False, random_state=0,
+                        train_split=skorch_predefined_split(Dataset(X_valid, y_valid))).fit(X, y)
+    clf.module_.eval()
+    losses = []
+    with torch.no_grad():  # slow reference: record by record, window by window
+        for record, labels in zip(X_valid, y_valid, strict=True):
+            for start in range(0, 300 - 100 + 1, 50):
+                logits = clf.module_(torch.as_tensor(record[None, :, start:start + 100]))
+                losses.append(torch.nn.functional.binary_cross_entropy_with_logits(
+                    logits, torch.as_tensor(labels[None], dtype=torch.float32)))
+    assert clf.history[-1, "valid_loss"] == pytest.approx(float(torch.stack(losses).mean()),
+                                                          rel=1e-5)
+
+
+def test_numpy_true_load_best_keeps_the_best_weights():
+    clf = ECGClassifier("xresnet1d18", width=4, load_best=np.True_,
+                        train_split=skorch_predefined_split(Dataset(np.zeros((2, 12, 300)),
+                                                             np.eye(2)))).initialize()
+    assert "best_valid_auc" in dict(clf.callbacks_)
+
+
+def test_input_scaling_is_fitted_in_fit_and_shared_by_every_path():
+    rng = np.random.default_rng(1)
+    X = (rng.normal(size=(12, 12, 300)) * np.arange(1, 13)[None, :, None] + 5).astype(
+        np.float32)
+    y = np.eye(2, dtype=int)[np.arange(12) % 2]
+    clf = ECGClassifier("xresnet1d18", width=4, input_scaling="standardize", max_epochs=1,
+                        batch_size=6, random_state=0).fit(X, y)
+    np.testing.assert_allclose(clf.input_mean_, X.mean(axis=(0, 2)), rtol=1e-4)
+    np.testing.assert_allclose(clf.input_scale_, X.std(axis=(0, 2)), rtol=1e-4)
+    # the same network on pre-standardised input, without scaling, predicts the same
+    plain = ECGClassifier("xresnet1d18", width=4, max_epochs=0, random_state=0).fit(X, y)
+    plain.module_.load_state_dict(clf.module_.state_dict())
+    standardized = (X - clf.input_mean_[:, None]) / clf.input_scale_[:, None]
+    np.testing.assert_allclose(plain.predict_proba(standardized), clf.predict_proba(X),
+                               rtol=1e-4, atol=1e-6)

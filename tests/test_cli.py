@@ -15,7 +15,9 @@ def test_quickstart_synthetic_writes_table_and_plot(tmp_path, capsys):
     assert status == 0
     assert "SYNTHETIC DATA" in out
     table = pd.read_csv(tmp_path / "results.csv")
-    assert list(table["pretraining"]) == ["CPC", "none (random init)", "none (supervised)"]
+    assert list(table["pretraining"]) == ["CPC (fitted, as given)", "none (random init)",
+                                          "none (supervised)"]
+    assert (table["n_test"] == table["n_test"][0]).all()  # every row on the same test records
     header = next(line for line in out.splitlines() if "test AUC [95% interval]" in line)
     printed = out[out.index(header):]  # the final table
     assert "nan" not in printed.lower() and "1.0 " not in printed  # n_seeds printed as 1

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.pipeline import Pipeline
-from sklearn.utils import check_random_state
+from sklearn.utils import Bunch, check_random_state
 
 from skecg.classifier import ECGClassifier
 from skecg.datasets import make_synthetic_ecg, ptbxl_split
@@ -134,16 +133,17 @@ def test_linear_evaluation_leaves_encoder_bit_identical(data, cpc):
     before = _state(cpc.module_)
     model, _ = fit_classifier(cpc, data, regime="linear", max_epochs=2, batch_size=32)
     # the trained copy's backbone: weights and BatchNorm running statistics untouched
-    _assert_bit_identical(_state(model[-1].module_.backbone), _state(cpc.module_.backbone))
+    _assert_bit_identical(_state(model.module_.backbone), _state(cpc.module_.backbone))
     table = linear_evaluation(cpc, data, max_epochs=2, n_bootstraps=20)
     _assert_bit_identical(_state(cpc.module_), before)
-    assert list(table["pretraining"]) == ["CPC", "none (random init)"]
+    assert list(table["pretraining"]) == ["CPC (fitted, as given)", "none (random init)"]
 
 
 def test_linear_evaluation_table_has_paired_delta(data):
     table = linear_evaluation(CPCEncoder(**TINY_CPC), data, n_bootstraps=50, **SHORT)
     assert list(table.columns) == TABLE_COLUMNS
-    assert list(table["pretraining"]) == ["CPC", "none (random init)"]
+    assert list(table["pretraining"]) == ["CPC (per split, on its train+valid records)",
+                                          "none (random init)"]
     assert table["protocol"].str.startswith("paper").all()
     assert table["recipe"].str.contains("frozen encoder").all()
     assert (table["test_auc_low"] <= table["test_auc"]).all()
@@ -184,9 +184,10 @@ def test_seed_summary_against_slow_loop():
     a = [y + rng.normal(0, s, y.shape) for s in (0.6, 0.8)]
     b = [y + rng.normal(0, s, y.shape) for s in (1.0, 1.2)]
     runs, baseline = _Runs(model="m"), _Runs(model="m")
-    for sa, sb in zip(a, b, strict=True):
-        runs.add(0.5, sa)
-        baseline.add(0.5, sb)
+    info = Bunch(valid_auc=0.5, n_train=10, steps=3, note="")
+    for seed, (sa, sb) in enumerate(zip(a, b, strict=True)):
+        runs.add(seed, np.arange(len(y)), sa, info)
+        baseline.add(seed, np.arange(len(y)), sb, info)
     row = runs.row(y, 200, 3, baseline)
     aucs = [macro_auc(y, s) for s in a]
     assert row["n_seeds"] == 2
@@ -205,19 +206,22 @@ def test_seed_summary_against_slow_loop():
 
 def test_input_scaling_per_method(data, cpc, simclr):
     split = ptbxl_split(data.meta)
-    standardized, _ = fit_classifier(cpc, data, regime="finetune", **SHORT)
-    assert isinstance(standardized, Pipeline)
-    reference = LeadStandardizer().fit(data.X[split.train])
-    np.testing.assert_allclose(standardized[0].mean_, reference.mean_)
+    standardized, info = fit_classifier(cpc, data, regime="finetune", **SHORT)
+    assert isinstance(standardized, ECGClassifier) and info.params["input_scaling"] == \
+        "standardize"
+    reference = LeadStandardizer().fit(data.X[split.train])  # fitted inside fit, on train
+    np.testing.assert_allclose(standardized.input_mean_, reference.mean_, rtol=1e-5)
+    np.testing.assert_allclose(standardized.input_scale_, reference.scale_, rtol=1e-5)
     assert standardized.predict_proba(data.X[:3]).shape == (3, data.y.shape[1])
-    raw, params = fit_classifier(simclr, data, regime="finetune", **SHORT)
-    assert isinstance(raw, ECGClassifier) and params["input_scaling"] == "mV"
+    raw, info = fit_classifier(simclr, data, regime="finetune", **SHORT)
+    assert isinstance(raw, ECGClassifier) and info.params["input_scaling"] == "mV"
+    assert not raw.input_mean_.any() and (raw.input_scale_ == 1).all()
 
 
 def test_finetune_evaluation_rows_seeds_and_encoder_untouched(data, cpc):
     before = _state(cpc.module_)
     table = finetune_evaluation(cpc, data, n_seeds=2, n_bootstraps=20, batch_size=32, **SHORT)
-    assert list(table["pretraining"]) == ["CPC", "none (supervised)"]
+    assert list(table["pretraining"]) == ["CPC (fitted, as given)", "none (supervised)"]
     assert list(table["regime"]) == ["finetune", "supervised"]
     assert list(table["n_seeds"]) == [2, 2]
     assert table["test_auc"].between(0, 1).all() and (table["test_auc_std"] >= 0).all()

@@ -177,12 +177,19 @@ def test_bootstrap_deterministic_and_handles_single_class_resamples():
     assert (a.low, a.high) == (b.low, b.high)
     g = bootstrap_macro_auc(y, score, n_bootstraps=20, random_state=np.random.default_rng(0))
     assert g.samples.shape == (20,)
-    # A rare label: many resamples miss its single positive and score it 0.5.
+    # A rare label: many resamples miss its single positive; they are skipped, as in the
+    # paired difference, so an AUC interval and a delta interval use the same resamples
     y[:, 0] = 0
     y[5, 0] = 1
     res = bootstrap_macro_auc(y, score, n_bootstraps=200, random_state=0)
-    assert np.all(np.isfinite(res.samples))
-    np.testing.assert_allclose(res.samples[:30], _bootstrap_loop(y, score, 200, 0)[:30])
+    assert np.all(np.isfinite(res.samples)) and 0 < len(res.samples) < 200
+    diff = bootstrap_macro_auc_difference(y, score, score[::-1], n_bootstraps=200,
+                                          random_state=0)
+    assert len(res.samples) == diff.n_bootstraps
+    idx = np.random.RandomState(0).randint(0, len(y), size=(200, len(y)))
+    kept = [i for i in idx if all(len(np.unique(y[i, j])) == 2 for j in range(y.shape[1]))]
+    np.testing.assert_allclose(res.samples[:10],
+                               [_loop_macro_auc(y[i], score[i]) for i in kept[:10]])
     skip = bootstrap_macro_auc(y, score, n_bootstraps=200, random_state=0, single_class="skip")
     assert skip.samples.shape == (200,)
     with pytest.raises(ValueError, match="confidence"):

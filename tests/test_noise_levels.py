@@ -123,3 +123,25 @@ def test_reference_waveforms_have_the_same_structure():
     torch.testing.assert_close(ours, ours[:, :1].expand_as(ours))
     shift = reference_baseline_shift(np.random.default_rng(3), 1.0)
     assert len(np.unique(shift[:, 0])) <= 2  # 0 or 1 segment in a 2.5 s window
+
+
+_MIXTURE_PARTS = {"BaselineWander": "_baseline_wander_noise", "EMNoise": "_em_noise",
+                  "PowerlineNoise": "_powerline_noise", "BaselineShift": "_baseline_shift_noise"}
+
+
+@pytest.mark.parametrize("name", sorted(_MIXTURE_PARTS))
+@pytest.mark.parametrize("level", [2, 5])
+def test_mixture_adds_each_noise_at_its_levels_amplitude(monkeypatch, name, level):
+    """Each type in the noise-robustness mixture has the reference's RMS at the level's Cmax.
+
+    The other three types are switched off, so a mixture that scaled one type (or read the
+    wrong Cmax) is caught by the reference formulas.
+    """
+    for other, function in _MIXTURE_PARTS.items():
+        if other != name:
+            monkeypatch.setattr(A, function, lambda x, *args, **kwargs: torch.zeros_like(x))
+    x = torch.zeros(1500, N_LEADS, N_SAMPLES, dtype=torch.float64)
+    noise = A.add_physiological_noise(x, level, fs=FS, generator=torch.Generator().manual_seed(0))
+    ours = float(noise.pow(2).mean().sqrt())
+    theirs = reference_rms(name, A.NOISE_LEVELS[level][name], 1500)
+    assert ours == pytest.approx(theirs, rel=0.12)
