@@ -71,3 +71,21 @@ def line_plot(table, x: str, group: str, path, xlabel: str, title: str,
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def encoders_per_split(method: str, data, cv, params: dict, cache=None) -> tuple[list, str]:
+    """One encoder per split of ``cv``: loaded from ``cache/method/split{i}.skecg`` when there
+    (as ``paper_table.py --cache`` writes them), else pretrained per split (train + valid).
+
+    Returns the encoders and a line saying which.
+    """
+    from skecg.evaluation import pretrain_per_split
+    from skecg.ssl import ENCODERS, BaseSSLEncoder
+
+    files = [Path(cache) / method / f"split{i}.skecg" for i in range(len(cv))] if cache else []
+    if files and all(f.is_file() for f in files):
+        encoders = [BaseSSLEncoder.load(f) for f in files]
+        return encoders, (f"encoders: the {len(cv)} per-split {method} encoders pretrained by "
+                          f"paper_table.py (loaded from its --cache), {encoders[0].get_params()}")
+    encoders = pretrain_per_split(ENCODERS[method](**params), data, cv)
+    return encoders, f"encoders: {method} pretrained per split on train+valid, {params}"

@@ -1,4 +1,4 @@
-"""The paper's table: linear evaluation and finetuning of SimCLR, BYOL, SwAV and CPC, cross-validated.
+"""The paper's table, cross-validated: linear evaluation and finetuning of the four methods.
 
 Run from the repository root::
 

@@ -529,8 +529,9 @@ def _interval(samples: list[np.ndarray], confidence: float) -> tuple[float, floa
     return float(low), float(high)
 
 
-def _table(rows: list[dict], pretrained_on=None, columns=TABLE_COLUMNS) -> pd.DataFrame:
-    return _with_pretraining_data(pd.DataFrame(rows, columns=columns), pretrained_on)
+def _table(rows: list[dict], pretrained_on=None, evaluated=None,
+           columns=TABLE_COLUMNS) -> pd.DataFrame:
+    return _with_pretraining_data(pd.DataFrame(rows, columns=columns), pretrained_on, evaluated)
 
 
 def _score(model, data: Bunch, split: Bunch) -> np.ndarray:
@@ -582,7 +583,9 @@ def linear_evaluation(
         Seeds ``random_state, random_state + 1, ...``: each repeats the training of the
         linear layer and the random initialisation (and the pretraining of a template).
     pretrained_on : str or Bunch, optional
-        What a given encoder was pretrained on, written in a ``pretrained_on`` column.
+        What a given encoder was pretrained on, written in a ``pretrained_on`` column. A
+        corpus Bunch is also compared with ``data`` by signal content (see
+        :func:`describe_pretraining_data`): shared recordings are counted and warned about.
     n_bootstraps : int
         Bootstrap resamples of the test records for the 95% intervals.
     random_state : int
@@ -641,7 +644,7 @@ def linear_evaluation(
                      baseline if random_init_baseline else None)]
     if random_init_baseline:
         rows.append(baseline.row(data.y, n_bootstraps, random_state))
-    return _table(rows, pretrained_on)
+    return _table(rows, pretrained_on, data)
 
 
 def finetune_evaluation(
@@ -718,7 +721,7 @@ def finetune_evaluation(
     rows = [runs["finetune"].row(data.y, n_bootstraps, random_state, runs.get("supervised"))]
     if supervised_baseline:
         rows.append(runs["supervised"].row(data.y, n_bootstraps, random_state))
-    return _table(rows, pretrained_on)
+    return _table(rows, pretrained_on, data)
 
 
 def supervised_evaluation(
@@ -878,14 +881,21 @@ def label_efficiency(
     return pd.DataFrame(rows, columns=["n_folds", *TABLE_COLUMNS])
 
 
-def describe_pretraining_data(pretrained_on: str | Bunch | None) -> str | None:
+def describe_pretraining_data(pretrained_on: str | Bunch | None,
+                              evaluated: Bunch | None = None) -> str | None:
     """One line saying what an encoder was pretrained on and what was excluded.
 
     Parameters
     ----------
     pretrained_on : str, Bunch or None
-        Free text, or a loader's Bunch (``X``, and ``excluded`` from
-        ``load_physionet_challenge(..., exclude_prefixes=...)``).
+        Free text, or a loader's Bunch (``X``, ``fs``, and ``excluded`` from
+        ``load_physionet_challenge(..., exclude_prefixes=...)`` or ``overlap`` from
+        ``load_paper_corpus(..., exclude_overlap_with=...)``).
+    evaluated : Bunch, optional
+        The evaluated records (``X``, ``fs``). For a corpus Bunch that was not already checked
+        against an evaluation set (no ``overlap`` table), its recordings are compared with
+        these by signal content (:func:`skecg.datasets.find_overlap`), the count is stated and
+        a warning raised when any is shared: pretraining then saw evaluated recordings.
     """
     if pretrained_on is None or isinstance(pretrained_on, str):
         return pretrained_on
@@ -894,11 +904,25 @@ def describe_pretraining_data(pretrained_on: str | Bunch | None) -> str | None:
     if excluded:
         shown = ", ".join(excluded[:3]) + (", ..." if len(excluded) > 3 else "")
         text += f"; {len(excluded)} excluded ({shown})"
+    if "overlap" in pretrained_on:
+        text += (f"; {len(pretrained_on.overlap)} shared with the evaluation set by content, "
+                 "excluded")
+    elif evaluated is not None and "fs" in pretrained_on and "fs" in evaluated:
+        from .datasets import find_overlap
+
+        shared = find_overlap(pretrained_on, evaluated)
+        n_shared = shared["index_a"].nunique()
+        text += f"; {n_shared} recordings shared with the evaluated records by content"
+        if n_shared:
+            warnings.warn(f"the pretraining corpus holds {n_shared} recordings of the evaluated "
+                          "records (find_overlap); exclude them (load_paper_corpus("
+                          "exclude_overlap_with=...)) for a leakage-free evaluation.",
+                          stacklevel=3)
     return text
 
 
-def _with_pretraining_data(table: pd.DataFrame, pretrained_on) -> pd.DataFrame:
-    description = describe_pretraining_data(pretrained_on)
+def _with_pretraining_data(table: pd.DataFrame, pretrained_on, evaluated=None) -> pd.DataFrame:
+    description = describe_pretraining_data(pretrained_on, evaluated)
     if description is not None:
         is_pretrained = ~table["pretraining"].str.startswith("none")
         table["pretrained_on"] = np.where(is_pretrained, description, "")

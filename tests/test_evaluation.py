@@ -308,3 +308,15 @@ def test_table_states_what_pretraining_excluded(data, challenge_path):
                               n_bootstraps=20)
     assert table.loc[0, "pretrained_on"].startswith("41 records; 10 excluded (HR06000")
     assert table.loc[1, "pretrained_on"] == ""  # the random-init row saw nothing
+
+
+def test_pretraining_column_reports_recordings_shared_by_content(data, cpc):
+    """A corpus that holds evaluated records (rescaled, another rate) is caught by content."""
+    from scipy.signal import resample_poly
+
+    leaked = resample_poly(data.X[:5] * 1000.0, 5, 1, axis=-1)  # µV at 500 Hz
+    corpus = Bunch(X=np.concatenate([leaked, leaked[:0]]), fs=500.0)
+    with pytest.warns(UserWarning, match="holds 5 recordings of the evaluated"):
+        table = linear_evaluation(cpc, data, protocol="probe", pretrained_on=corpus,
+                                  n_bootstraps=20)
+    assert "5 recordings shared with the evaluated records" in table.loc[0, "pretrained_on"]
