@@ -15,7 +15,6 @@ import copy
 import fnmatch
 import os
 import pickle
-import tempfile
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -65,15 +64,15 @@ from ._validation import (
     leads_last_hint,
 )
 from .metrics import macro_auc_scorer
-from .models import CPCNetwork, LinearHead, PaperHead, make_backbone
+from .models import CPCNetwork, ECGTransformer, LinearHead, PaperHead, make_backbone
 from .preprocessing import LeadStandardizer, aggregate_windows, random_crops, sliding_windows
 from .ssl._base import (  # the encoders' model-file helpers; MODEL_FORMAT marks encoder files
     _ENCODERS,
     MODEL_FORMAT,
     _check_save_target,
-    _current_umask,
     _is_plain,
     _read_model_file,
+    write_atomically,
 )
 from .ssl._checkpoint import is_checkpoint
 
@@ -608,10 +607,17 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
                 f"CPCEncoder(...).fit(X)); got {type(self.encoder).__name__} without a trained "
                 "module_.backbone (a classifier read by ECGClassifier.load keeps its encoder's "
                 "configuration, not its pretrained weights: set encoder= to train anew).")
+        backbone = copy.deepcopy(backbone)
+        tokens = [m for m in backbone.modules() if isinstance(m, ECGTransformer)]
+        if tokens:  # a token backbone reads the leads the encoder's ``leads`` names
+            for m in tokens:
+                m.set_input_leads(getattr(self.encoder, "leads", None), self.n_leads_in_)
+            return backbone
         if self.encoder.n_leads_in_ != self.n_leads_in_:
             raise ValueError(f"X has {self.n_leads_in_} leads, but the encoder was fitted on "
-                             f"{self.encoder.n_leads_in_} leads.")
-        return copy.deepcopy(backbone)
+                             f"{self.encoder.n_leads_in_} leads (a convolutional backbone reads "
+                             "a subset of leads zero-filled: skecg.preprocessing.FillLeads).")
+        return backbone
 
     def initialize_module(self):
         """Build :class:`ClassifierNetwork` from ``encoder``, ``head`` and the fitted shapes."""
@@ -870,7 +876,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         }
         path = Path(path)
         _check_save_target(path)  # one line before anything is written
-        _write_atomically(payload, path)
+        write_atomically(payload, path, "classifier")
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | None = None) -> ECGClassifier:
@@ -1200,23 +1206,3 @@ def _read_classifier_file(path: Path) -> dict:
         raise ValueError(f"{path} is a damaged skecg classifier file (missing "
                          f"{', '.join(sorted(missing))}).")
     return payload
-
-
-def _write_atomically(payload: dict, path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, renamed over it when complete."""
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        torch.save(payload, tmp)
-        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp's 0600 is for the temp file only
-        os.replace(tmp, path)
-    except (OSError, RuntimeError) as exc:  # torch reports a full disk as RuntimeError
-        lines = str(exc).strip().splitlines()
-        reason = getattr(exc, "strerror", None) or (lines[0] if lines else type(exc).__name__)
-        error = type(exc) if isinstance(exc, OSError) else OSError
-        raise error(f"cannot save the classifier to {path} ({reason}); nothing was "
-                    "written.") from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)

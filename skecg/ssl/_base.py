@@ -530,21 +530,7 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         }
         path = Path(path)
         _check_save_target(path)
-        tmp = None
-        try:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            os.close(fd)
-            torch.save(payload, tmp)
-            os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp's 0600 is for the temp file only
-            os.replace(tmp, path)
-        except (OSError, RuntimeError) as exc:  # torch reports a full disk as RuntimeError
-            reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
-            error = type(exc) if isinstance(exc, OSError) else OSError
-            raise error(f"cannot save the model to {path} ({reason}); nothing was "
-                        "written.") from None
-        finally:
-            if tmp is not None and os.path.exists(tmp):
-                os.remove(tmp)
+        write_atomically(payload, path, "model")
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | None = None):
@@ -719,6 +705,30 @@ def _check_save_target(path: Path) -> None:
     if path.exists() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
         raise PermissionError(f"{path} is read-only; it was not replaced (make it writable or "
                               "save under another name).")
+
+
+def write_atomically(payload: dict, path: Path, what: str = "model") -> None:
+    """``torch.save`` to a temporary file beside ``path``, renamed over it when complete.
+
+    A failure (full disk, permissions) leaves ``path`` as it was and no temporary file, and is
+    reported in one line naming ``path`` (never the temporary file).
+    """
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        torch.save(payload, tmp)
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp's 0600 is for the temp file only
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # torch reports a full disk as RuntimeError
+        lines = str(exc).strip().splitlines()
+        reason = getattr(exc, "strerror", None) or (lines[0] if lines else type(exc).__name__)
+        error = type(exc) if isinstance(exc, OSError) else OSError
+        raise error(f"cannot save the {what} to {path} ({reason}); nothing was "
+                    "written.") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def _current_umask() -> int:
