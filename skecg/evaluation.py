@@ -1028,6 +1028,201 @@ def _per_split(models, name: str, n_splits: int) -> list:
     return [models]
 
 
+LEAD_SUBSETS: tuple[tuple[str, ...], ...] = (
+    ("I",),
+    ("I", "II"),
+    ("I", "II", "III", "aVR", "aVL", "aVF"),
+    ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"),
+)
+"""Default subsets of :func:`lead_robustness`: lead I, I + II, the six limb leads, all 12."""
+
+LEAD_ROBUSTNESS_COLUMNS = ["model", "pretraining", "protocol", "subset", "n_leads", "n_train",
+                           "n_test", "n_splits", "valid_auc", "test_auc", "test_auc_low",
+                           "test_auc_high", "split_auc_std", "delta", "delta_low", "delta_high",
+                           "note"]
+
+
+def _reads_lead_names(encoder) -> bool:
+    """Whether a fitted encoder reads a named subset natively (a token backbone)."""
+    from .models import ECGTransformer
+
+    estimator = getattr(encoder, "estimator", encoder)  # FrozenEstimator
+    backbone = getattr(getattr(estimator, "module_", None), "backbone", None)
+    return (hasattr(estimator, "leads") and backbone is not None
+            and any(isinstance(m, ECGTransformer) for m in backbone.modules()))
+
+
+def _subset_embeddings(encoder, X, rows, positions: list[int], layout: list[str],
+                       chunk: int = 1024) -> np.ndarray:
+    """Embeddings of records ``rows`` restricted to the leads at ``positions`` of ``layout``.
+
+    A token encoder reads the subset natively (``leads`` set on a shallow copy, so the given
+    encoder is left as it is); any other encoder reads it zero-filled to ``layout``
+    (:func:`skecg.preprocessing.fill_leads`). Records are read ``chunk`` at a time.
+    """
+    import copy
+
+    from .preprocessing import fill_leads
+
+    names = [layout[p] for p in positions]
+    estimator = getattr(encoder, "estimator", encoder)
+    if _reads_lead_names(estimator):
+        view = copy.copy(estimator).set_params(leads=names)
+
+        def embed(X_subset):
+            return view.transform(X_subset)
+    else:
+        def embed(X_subset):
+            return encoder.transform(fill_leads(X_subset, names, layout))
+    rows = np.asarray(rows)
+    parts = [embed(np.asarray(X[np.ix_(rows[start:start + chunk], positions)]))
+             for start in range(0, len(rows), chunk)]
+    return np.concatenate(parts)
+
+
+def _subset_data(encoder, data: Bunch, positions: list[int], layout: list[str]):
+    """The encoder and the data that an ECGClassifier trains on for one subset of leads."""
+    import copy
+
+    from .preprocessing import fill_leads
+
+    names = [layout[p] for p in positions]
+    if len(positions) == len(layout) and positions == sorted(positions):
+        return encoder, data
+    subset = Bunch(**{k: v for k, v in data.items() if k != "X"})
+    X_subset = np.asarray(data.X[:, positions])
+    estimator = getattr(encoder, "estimator", encoder)
+    if _reads_lead_names(estimator):
+        subset.X = X_subset
+        return copy.copy(estimator).set_params(leads=names), subset
+    subset.X = fill_leads(X_subset, names, layout)
+    return encoder, subset
+
+
+def lead_robustness(
+    encoder,
+    data: Bunch,
+    *,
+    subsets: Iterable[Sequence[str]] | None = None,
+    protocol: str = "probe",
+    splits: Bunch | None = None,
+    cv=None,
+    n_bootstraps: int = 1000,
+    random_state=0,
+    **recipe_overrides,
+) -> pd.DataFrame:
+    """Test macro AUC of an encoder read on subsets of leads, paired with all of them.
+
+    For each subset, a model is built for that lead set (trained and tested on the records
+    restricted to it) on top of the encoder. A token encoder (ST-MEM, JEPA, transformer CMSC)
+    reads the subset natively, as a shorter token sequence (its ``leads`` parameter); a
+    convolutional encoder (SimCLR, BYOL, SwAV, CPC, xresnet CMSC) reads it zero-filled to the
+    lead layout of ``data`` (:func:`skecg.preprocessing.fill_leads`: absent leads are 0 mV,
+    before the encoder's input scaling). Every row carries the paired bootstrap difference to
+    the row of all leads on the same test records (0 for that row itself).
+
+    Parameters
+    ----------
+    encoder : skecg SSL encoder, or list of fitted encoders (one per split of ``cv``)
+        Fitted on records of all the leads of ``data``: used as given. Unfitted: a template,
+        pretrained per split on its training and validation records (all leads), never its
+        test records.
+    data : Bunch
+        ``X`` in mV (n_records, n_leads, n_samples), multi-hot ``y``, ``meta`` with PTB-XL
+        folds, and optionally ``lead_names`` (default: the first ``n_leads`` of
+        :data:`skecg.models.STANDARD_LEADS`).
+    subsets : iterable of sequences of str, optional
+        Lead names per subset (a single str is one lead); default :data:`LEAD_SUBSETS`
+        (I; I, II; the six limb leads; all 12). The row of all the leads of ``data`` is added
+        at the end when no subset names them all.
+    protocol : {"probe", "paper"}, default="probe"
+        "probe": logistic regression on per-record averaged embeddings of the subset, its C
+        chosen on the validation records (see :func:`linear_evaluation`). "paper": the
+        method's paper linear evaluation (:func:`fit_classifier` with the frozen encoder and
+        the recipe of :func:`paper_recipe`) trained on the subset; the four paper methods only.
+    splits : Bunch, optional
+        One split (default PTB-XL folds 1-8/9/10).
+    cv : iterable of Bunch, optional
+        Several splits (e.g. :func:`skecg.datasets.fold_rotation`); test scores are pooled.
+    n_bootstraps : int
+        Bootstrap resamples of the test records for the 95% intervals.
+    random_state : int
+        Seeds training (and pretraining of a template) and the bootstrap.
+    **recipe_overrides
+        Passed to :func:`paper_recipe` (e.g. ``epoch_scale=0.2``); "paper" protocol only.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per subset with columns :data:`LEAD_ROBUSTNESS_COLUMNS`: ``subset`` (names
+        joined by "+"), ``n_leads``, ``n_test``, ``test_auc`` with ``test_auc_low`` and
+        ``test_auc_high``, and ``delta`` [``delta_low``, ``delta_high``] to all leads.
+
+    Examples
+    --------
+    >>> table = lead_robustness(fitted_encoder, data)             # doctest: +SKIP
+    >>> table[["subset", "n_leads", "test_auc", "delta"]]          # doctest: +SKIP
+    """
+    from .preprocessing import lead_positions
+
+    if protocol not in ("paper", "probe"):
+        raise ValueError(f"protocol must be 'probe' or 'paper'; got {protocol!r}.")
+    if protocol == "probe" and recipe_overrides:
+        raise TypeError(f"protocol='probe' takes no recipe overrides; got "
+                        f"{sorted(recipe_overrides)}.")
+    names = data.get("lead_names")
+    n_leads = data.X.shape[1]
+    layout = [str(n) for n in names] if names is not None else None
+    if layout is None or len(layout) != n_leads:
+        from .models import STANDARD_LEADS
+
+        if n_leads > len(STANDARD_LEADS):
+            raise ValueError(f"data.X has {n_leads} leads: name them in data.lead_names.")
+        layout = list(STANDARD_LEADS[:n_leads])
+    chosen = []
+    for subset in (LEAD_SUBSETS if subsets is None else subsets):
+        positions = lead_positions(subset, layout)
+        if sorted(positions) in [sorted(p) for p in chosen]:
+            raise ValueError(f"subsets names the leads {[layout[p] for p in positions]} twice.")
+        chosen.append(positions)
+    if not chosen:
+        raise ValueError("subsets holds no subset of leads.")
+    full = next((p for p in chosen if len(p) == n_leads), None)
+    if full is None:
+        full = list(range(n_leads))
+        chosen.append(full)
+    split_list = _check_cv(data, splits, cv)
+    source = _EncoderSource(encoder, data, split_list)
+    if protocol == "paper":
+        recipe = paper_recipe(source.template, "linear", **recipe_overrides)  # refuse early
+        text = dict(protocol="paper (linear layer on frozen encoder)",
+                    recipe=describe_recipe(recipe))
+    else:
+        text = dict(protocol="probe (logistic regression on averaged embeddings)")
+    runs = [_Runs(model=_model_name(encoder), pretraining=source.pretraining,
+                  protocol=text["protocol"], subset="+".join(layout[p] for p in positions),
+                  n_leads=len(positions)) for positions in chosen]
+    reference = runs[next(i for i, p in enumerate(chosen) if p is full)]
+    seed = random_state
+    for i, split in enumerate(split_list):
+        encoder_i = source.encoder(i, seed)
+        for positions, run in zip(chosen, runs, strict=True):
+            if protocol == "paper":
+                enc, subset_data = _subset_data(encoder_i, data, positions, layout)
+                model, info = fit_classifier(enc, subset_data, regime="linear", splits=split,
+                                             random_state=seed, **recipe_overrides)
+                run.add(seed, split["test"], _score(model, subset_data, split), info)
+                continue
+            features = {k: _subset_embeddings(encoder_i, data.X, split[k], positions, layout)
+                        for k in ("train", "valid", "test")}
+            probe, valid_auc = fit_probe(features["train"], data.y[split["train"]],
+                                         features["valid"], data.y[split["valid"]])
+            run.add(seed, split["test"], probe.predict_proba(features["test"]),
+                    Bunch(valid_auc=valid_auc, n_train=len(split["train"]), note=""))
+    rows = [run.row(data.y, n_bootstraps, random_state, reference) for run in runs]
+    return pd.DataFrame(rows)[LEAD_ROBUSTNESS_COLUMNS]
+
+
 def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
     """The table as GitHub Markdown, numbers rounded to ``digits``."""
     table = table.round(digits)
@@ -1241,6 +1436,78 @@ def plot_table(table: pd.DataFrame, path=None, title: str = "PTB-XL test macro A
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
                frameon=False, handlelength=1.5, columnspacing=1.2)
     fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+def plot_lead_robustness(table: pd.DataFrame, path=None,
+                         title: str = "Test macro AUC on subsets of leads"):
+    """Chart of a :func:`lead_robustness` table: AUC per subset, and the paired deltas.
+
+    Left: each subset's test macro AUC with its 95% bootstrap interval (one marker per model,
+    side by side), the chance line at AUC 0.5. Right: the paired difference to all leads with
+    its interval, around a line at 0. Subsets run along the x axis from fewest to most leads.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One or more concatenated :func:`lead_robustness` tables (``model``, ``subset``,
+        ``n_leads``, ``test_auc``, ``test_auc_low``, ``test_auc_high``, ``delta``,
+        ``delta_low``, ``delta_high``).
+    path : path or None
+        Where to save the figure (PNG, PDF, ... by extension).
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Needs matplotlib (``pip install skecg[plot]``).
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("plotting needs matplotlib: pip install 'skecg[plot]'") from exc
+    table = table.reset_index(drop=True)
+    subsets = list(dict.fromkeys(table.sort_values("n_leads", kind="stable")["subset"]))
+    n_leads = dict(zip(table["subset"], table["n_leads"], strict=True))
+    limb = "+".join(LEAD_SUBSETS[2])
+    labels = [s if n_leads[s] <= 2 else "limb leads (6)" if s == limb else f"{n_leads[s]} leads"
+              for s in subsets]
+    models = list(dict.fromkeys(table["model"]))
+    x = np.arange(len(subsets))
+    offsets = (np.arange(len(models)) - (len(models) - 1) / 2) * min(0.25, 0.8 / len(models))
+    fig, (ax, ax_delta) = plt.subplots(1, 2, figsize=(11, 4.2))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, model in enumerate(models):
+        rows = table[table["model"] == model].set_index("subset").reindex(subsets)
+        color = colors[k % len(colors)]
+        auc = rows["test_auc"].to_numpy(dtype=float)
+        err = np.clip(np.vstack([auc - rows["test_auc_low"].to_numpy(dtype=float),
+                                 rows["test_auc_high"].to_numpy(dtype=float) - auc]), 0, None)
+        ax.errorbar(x + offsets[k], auc, yerr=err, fmt="o", color=color, capsize=3,
+                    label=model)
+        delta = rows["delta"].to_numpy(dtype=float)
+        d_err = np.clip(np.vstack([delta - rows["delta_low"].to_numpy(dtype=float),
+                                   rows["delta_high"].to_numpy(dtype=float) - delta]), 0, None)
+        ax_delta.errorbar(x + offsets[k], delta, yerr=d_err, fmt="o", color=color, capsize=3,
+                          label=model)
+    ax.axhline(0.5, color="#555555", linestyle="--", linewidth=1, label="chance (AUC 0.5)")
+    low = np.nanmin(table["test_auc_low"].to_numpy(dtype=float))
+    ax.set_ylim(max(0.0, min(0.45, np.floor((low - 0.03) * 20) / 20)), 1.0)
+    ax.set_ylabel("test macro AUC (95% bootstrap interval)")
+    ax_delta.axhline(0.0, color="#555555", linestyle="--", linewidth=1)
+    ax_delta.set_ylabel("paired AUC difference to all leads\n(95% bootstrap interval)")
+    for axis in (ax, ax_delta):
+        axis.set_xticks(x, labels)
+        axis.set_xlim(-0.5, len(subsets) - 0.5)
+        axis.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig

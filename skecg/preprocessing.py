@@ -20,15 +20,19 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._lazy import LazyECGArray, is_lazy_ecg_array
 from ._validation import check_ecg_array
+from .models.transformer import STANDARD_LEADS
 
 __all__ = [
     "BandpassFilter",
+    "FillLeads",
     "LeadStandardizer",
     "RandomCrop",
     "StandardizedECG",
     "Resample",
     "SlidingWindows",
     "aggregate_windows",
+    "fill_leads",
+    "lead_positions",
     "random_crops",
     "sliding_windows",
     "window_starts",
@@ -228,6 +232,99 @@ def random_crops(x: torch.Tensor, length: int,
                             device=gen_device).to(x.device)
     index = offsets + torch.arange(length, device=x.device)  # (batch, length)
     return x.gather(2, index[:, None, :].expand(batch, n_leads, length))
+
+
+def lead_positions(leads, all_leads=STANDARD_LEADS) -> list[int]:
+    """Positions of named leads in a lead layout (case-insensitive names).
+
+    Parameters
+    ----------
+    leads : str or sequence of str or int
+        Lead names (e.g. ``["I", "II"]``; "avr" matches "aVR") or positions in ``all_leads``.
+    all_leads : sequence of str, default=STANDARD_LEADS
+        The layout: names of the channels of the full array, in order.
+
+    Returns
+    -------
+    list of int
+        ``all_leads`` position of each lead, in the order of ``leads``.
+
+    Raises
+    ------
+    ValueError
+        In one line for an unknown name, a repeated lead or a layout that repeats a name.
+    """
+    layout = [str(name) for name in all_leads]
+    lookup = {name.lower(): i for i, name in enumerate(layout)}
+    if len(lookup) != len(layout):
+        raise ValueError(f"all_leads must not repeat a lead; got {layout}.")
+    if isinstance(leads, str):
+        leads = [leads]
+    leads = list(leads)
+    positions = []
+    for lead in leads:
+        if isinstance(lead, str):
+            if lead.lower() not in lookup:
+                raise ValueError(f"unknown lead {lead!r}; valid names are {layout}.")
+            positions.append(lookup[lead.lower()])
+        elif isinstance(lead, numbers.Integral) and not isinstance(lead, bool) \
+                and 0 <= lead < len(layout):
+            positions.append(int(lead))
+        else:
+            raise ValueError(f"lead {lead!r} is neither a name in {layout} nor a position "
+                             f"0-{len(layout) - 1}.")
+    if not positions:
+        raise ValueError("leads names no lead.")
+    if len(set(positions)) != len(positions):
+        raise ValueError(f"leads must not repeat a lead; got {leads}.")
+    return positions
+
+
+def fill_leads(X, leads, all_leads=STANDARD_LEADS):
+    """Place the named leads of ``X`` in the full lead layout; absent leads are zero.
+
+    The zero-fill that lets a convolutional network, built for a fixed set of input channels,
+    read records with fewer leads: lead I alone becomes a 12-lead array whose other 11 leads
+    are 0 mV. The values of the given leads are copied unchanged (before any input scaling of
+    the model that reads them).
+
+    Parameters
+    ----------
+    X : array-like or Tensor of shape (..., n_leads, n_samples)
+        Records (or one record) whose channels are named by ``leads``, in order.
+    leads : str or sequence of str or int
+        Names of ``X``'s channels (case-insensitive, from ``all_leads``), or their positions in
+        ``all_leads``.
+    all_leads : sequence of str, default=STANDARD_LEADS
+        The layout of the output (default the 12 standard leads in PTB-XL order, that of
+        ``skecg.LEAD_NAMES``).
+
+    Returns
+    -------
+    np.ndarray or Tensor of shape (..., len(all_leads), n_samples)
+        Same dtype (and device) as ``X``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.ones((4, 2, 1000), dtype=np.float32)         # leads I and II
+    >>> fill_leads(X, ["I", "II"]).shape
+    (4, 12, 1000)
+    """
+    positions = lead_positions(leads, all_leads)
+    tensor = isinstance(X, torch.Tensor)
+    if not tensor:
+        X = np.asarray(X)
+    if X.ndim < 2 or X.shape[-2] != len(positions):
+        shape = tuple(X.shape)
+        raise ValueError(f"leads names {len(positions)} leads, but X of shape {shape} has "
+                         f"{shape[-2] if len(shape) >= 2 else 'no'} (leads on the second-to-last "
+                         "axis).")
+    shape = (*X.shape[:-2], len(all_leads), X.shape[-1])
+    out = (torch.zeros(shape, dtype=X.dtype, device=X.device) if tensor
+           else np.zeros(shape, dtype=X.dtype))
+    out[..., positions, :] = X
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -729,4 +826,74 @@ class RandomCrop(_ECGTransformer):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = True
+        return tags
+
+
+class FillLeads(TransformerMixin, BaseEstimator):
+    """Zero-fill records with a named subset of leads to a model's full lead layout.
+
+    The adapter of a convolutional model (SimCLR, BYOL, SwAV, CPC, CMSC with an xresnet, or an
+    :class:`~skecg.classifier.ECGClassifier` built on one) to records with fewer leads: put it
+    in front of the fitted model, ``make_pipeline(FillLeads(leads=["I", "II"]), encoder)``.
+    Stateless (``fit`` only checks the parameters), so the pipeline needs no fit when the model
+    is already fitted. Token models (ST-MEM, JEPA, transformer CMSC) read a subset natively
+    with their own ``leads`` parameter and need no fill.
+
+    Parameters
+    ----------
+    leads : str or sequence of str
+        Names of the input's channels, in order (case-insensitive, from ``all_leads``).
+    all_leads : sequence of str, default=STANDARD_LEADS
+        The lead layout the model was fitted on (default the 12 standard leads in PTB-XL
+        order).
+
+    See Also
+    --------
+    fill_leads : the same as a function.
+    """
+
+    def __init__(self, leads=("I",), all_leads=STANDARD_LEADS):
+        self.leads = leads
+        self.all_leads = all_leads
+
+    def fit(self, X=None, y=None):
+        """Check ``leads`` against ``all_leads`` (and ``X``'s lead count when given).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_records, n_leads, n_samples), optional
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        positions = lead_positions(self.leads, self.all_leads)
+        if X is not None:
+            X = check_ecg_array(X)
+            if X.shape[1] != len(positions):
+                raise ValueError(f"leads names {len(positions)} leads, but X has "
+                                 f"{X.shape[1]}.")
+        return self
+
+    def transform(self, X):
+        """Records of ``len(all_leads)`` leads: the named ones copied, the others zero.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_records, len(leads), n_samples)
+
+        Returns
+        -------
+        np.ndarray of shape (n_records, len(all_leads), n_samples), float32
+        """
+        return fill_leads(check_ecg_array(X), self.leads, self.all_leads)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True  # stateless
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.requires_fit = False
         return tags

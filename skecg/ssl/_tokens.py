@@ -81,8 +81,8 @@ class LeadNamesMixin:
         lead_indices(self.leads, X.shape[1])
         if not any(transformers_in(self.module_.backbone)) and X.shape[1] != self.n_leads_in_:
             raise ValueError(f"X has {X.shape[1]} leads, but {type(self).__name__} was fitted on "
-                             f"{self.n_leads_in_} leads with a convolutional backbone (only "
-                             "transformer backbones read a subset of leads).")
+                             f"{self.n_leads_in_} leads with a convolutional backbone (zero-"
+                             "fill a subset with skecg.preprocessing.fill_leads).")
 
     @contextmanager
     def _reading_leads(self, n_leads: int):
