@@ -48,7 +48,9 @@ random_init = SimCLREncoder(backbone="xresnet1d18", width=32, max_epochs=0,
 # A linear probe on the frozen embeddings (``protocol="probe"``, the fast variant), trained on
 # folds 1..k, selected on fold 9 and tested on fold 10. The paper's curves also finetune the
 # encoder and train the architecture from scratch at each k (``regimes=("finetune", "linear",
-# "supervised")``, the default), which takes far longer.
+# "supervised")``, the default), which takes far longer; ``cv=fold_rotation(data.meta)`` would
+# test every record once instead of fold 10 only (then pass a template or one encoder per split,
+# see :doc:`/user_guide/protocols`).
 fig, ax = plt.subplots(figsize=(6, 4))
 for name, encoder in [("SimCLR", pretrained), ("random init", random_init)]:
     curve = label_efficiency(encoder, data, n_folds=[1, 2, 4, 8], splits=split,

@@ -21,7 +21,6 @@ from sklearn.preprocessing import StandardScaler
 
 from skecg.datasets import load_ptbxl, make_synthetic_ecg, ptbxl_split
 from skecg.metrics import bootstrap_macro_auc
-from skecg.preprocessing import LeadStandardizer
 from skecg.ssl import CPCEncoder
 
 ptbxl = Path(os.environ.get("SKECG_DATA", "../shared/data/ptb-xl"))
@@ -36,11 +35,13 @@ split = ptbxl_split(data.meta)
 # %%
 # The pipeline
 # ------------
-# Per-lead standardisation, a small CPC (pointwise convolutions and a 2-layer LSTM, 64 wide,
-# trained on 2.5 s crops) and the probe. ``CPCEncoder.transform`` returns, per record, the
-# averaged window features (mean, max and last step of the LSTM outputs).
+# A small CPC (pointwise convolutions and a 2-layer LSTM, 64 wide, trained on 2.5 s crops) and
+# the probe. The records go in in mV: CPC standardises each lead itself, as in the paper
+# (``input_scaling="standardize"``, its default; the statistics are fitted in ``fit`` on the
+# training records and kept with the encoder), so no standardiser goes in front of it.
+# ``CPCEncoder.transform`` returns, per record, the averaged window features (mean, max and last
+# step of the LSTM outputs).
 model = make_pipeline(
-    LeadStandardizer(),
     CPCEncoder(encoder_width=64, context_width=64, crop_length=250, batch_size=32,
                max_epochs=4, lr=1e-3, random_state=0),
     StandardScaler(),
@@ -60,6 +61,8 @@ print(f"test macro AUC {result.point:.3f} [{result.low:.3f}, {result.high:.3f}]"
 
 # %%
 # The pretraining loss by epoch is in the encoder's skorch history (InfoNCE summed over the
-# predicted positions of each crop, as in the paper's reference code).
+# predicted positions of each crop, as in the paper's reference code), and its input scaling in
+# ``input_mean_`` and ``input_scale_`` (per lead, in mV).
 encoder = model.named_steps["cpcencoder"]
 print(np.round(encoder.history_[:, "train_loss"], 1))
+print("per-lead standard deviation (mV):", np.round(encoder.input_scale_, 2))

@@ -4,9 +4,10 @@ Saving and loading models
 
 A fitted encoder is saved with ``save(path)`` and read back with the class's ``load(path)``:
 a versioned file read with ``torch.load(weights_only=True)``, so loading a file from someone else
-cannot execute code. The loaded encoder gives the same embeddings. Classifiers and whole
-pipelines pickle like any scikit-learn estimator (with :mod:`joblib` or :mod:`pickle`; only
-unpickle files you trust).
+cannot execute code. The loaded encoder gives the same embeddings. An
+:class:`~skecg.classifier.ECGClassifier` has the same kind of file (its input scaling
+included); whole pipelines pickle like any scikit-learn estimator (with :mod:`joblib` or
+:mod:`pickle`; only unpickle files you trust).
 """
 
 # %%
@@ -14,12 +15,10 @@ import os
 import tempfile
 from pathlib import Path
 
-import joblib
 import numpy as np
 
 from skecg.classifier import ECGClassifier
 from skecg.datasets import load_ptbxl, make_synthetic_ecg, ptbxl_split
-from skecg.preprocessing import LeadStandardizer
 from skecg.ssl import BaseSSLEncoder, CPCEncoder
 
 ptbxl = Path(os.environ.get("SKECG_DATA", "../shared/data/ptb-xl"))
@@ -30,12 +29,14 @@ else:
     data = make_synthetic_ecg(n_records=400, random_state=0)
     print(f"SYNTHETIC ECG (no PTB-XL folder found): {len(data.X)} records")
 split = ptbxl_split(data.meta)
-X = LeadStandardizer().fit(data.X[split.train]).transform(data.X)
+X = data.X  # records in mV: every skecg model carries its own input scaling
 folder = Path(tempfile.mkdtemp(prefix="skecg-models-"))
 
 # %%
 # An encoder
 # ----------
+# CPC standardises each lead with statistics fitted in ``fit``; they are saved with the weights,
+# so the loaded encoder takes records in mV as well.
 encoder = CPCEncoder(encoder_width=32, context_width=32, crop_length=250, max_epochs=2,
                      random_state=0).fit(X[split.train])
 encoder.save(folder / "cpc.skecg")
@@ -46,14 +47,18 @@ loaded = CPCEncoder.load(folder / "cpc.skecg")
 print(type(BaseSSLEncoder.load(folder / "cpc.skecg")).__name__, loaded.get_params()["max_epochs"])
 same = np.array_equal(encoder.transform(X[split.test]), loaded.transform(X[split.test]))
 print("identical embeddings after loading:", same)
+print("input scaling kept:", np.array_equal(encoder.input_scale_, loaded.input_scale_))
 
 # %%
 # A finetuned classifier
 # ----------------------
-clf = ECGClassifier(loaded, head="linear", max_epochs=2, batch_size=64, random_state=0)
+# The classifier's ``input_scaling`` is its own parameter (fitted on its training records);
+# CPC's backbone was pretrained on standardised input, so it gets standardised input here too.
+clf = ECGClassifier(loaded, head="linear", input_scaling="standardize", max_epochs=2,
+                    batch_size=64, random_state=0)
 clf.fit(X[split.train], data.y[split.train])
-joblib.dump(clf, folder / "classifier.joblib")
-restored = joblib.load(folder / "classifier.joblib")
+clf.save(folder / "classifier.skecg")
+restored = ECGClassifier.load(folder / "classifier.skecg")
 print("identical probabilities after loading:",
       np.allclose(clf.predict_proba(X[split.test]), restored.predict_proba(X[split.test])))
 
