@@ -222,8 +222,10 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         ``lr * encoder`` (for the "cpc" network the LSTM at ``lr * context``), the head at
         ``lr``. None: the paper's CPC ``(0.01, 0.1)`` with a pretrained encoder, ``(1, 1)`` for
         a backbone trained from scratch.
-    input_scaling : {"mV", "standardize"}, default="mV"
-        "mV": records go into the network as they are. "standardize": each lead is
+    input_scaling : {"mV", "standardize"} or None, default=None
+        None: as the backbone was trained -- a pretrained encoder's own input scaling (its
+        fitted per-lead statistics, e.g. CPC's standardisation), raw mV for a backbone trained
+        from scratch. "mV": records go into the network as they are. "standardize": each lead is
         standardised with a mean and standard deviation fitted on the training records in
         ``fit`` (:class:`skecg.preprocessing.LeadStandardizer`; the paper's CPC input), kept
         as ``input_mean_``/``input_scale_`` and applied on the one path that training,
@@ -309,7 +311,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         "width": [Interval(Integral, 1, None, closed="left")],
         "head": [StrOptions({"linear", "paper"})],
         "head_dropout": [Interval(Real, 0, 1, closed="left"), tuple, list],
-        "input_scaling": [StrOptions(set(INPUT_SCALINGS))],
+        "input_scaling": [StrOptions(set(INPUT_SCALINGS)), None],
         "freeze_encoder": ["boolean"],
         "head_epochs": [Interval(Integral, 0, None, closed="left")],
         "finetune_lr": [Interval(Real, 0, None, closed="neither"), None],
@@ -338,7 +340,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         width: int = 64,
         head: str = "linear",
         head_dropout: float | tuple[float, float] = (0.25, 0.5),
-        input_scaling: str = "mV",
+        input_scaling: str | None = None,
         freeze_encoder: bool = False,
         head_epochs: int = 0,
         finetune_lr: float | None = None,
@@ -483,9 +485,12 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
 
     def _fit_input_scaling(self, X) -> None:
         n_leads = X.shape[1]
+        encoder_mean = getattr(self.encoder, "input_mean_", None) if self._pretrained() else None
         if self.input_scaling == "standardize":
             scaler = LeadStandardizer().fit(X)  # chunked: a memmap is never read whole
             mean, scale = scaler.mean_, scaler.scale_
+        elif self.input_scaling is None and encoder_mean is not None:
+            mean, scale = encoder_mean, self.encoder.input_scale_  # as it was pretrained
         else:
             mean, scale = np.zeros(n_leads), np.ones(n_leads)
         self.input_mean_ = mean.astype(np.float32)

@@ -303,7 +303,11 @@ class _EncoderSource:
             self.kind = "fitted" if _is_fitted(encoder) else "template"
             self.given, self.template = encoder, encoder
         name = _model_name(encoder)
+        if self.kind == "fitted" and getattr(getattr(encoder, "estimator", encoder),
+                                             "max_epochs", None) == 0:
+            self.kind = "untrained"  # a randomly initialised encoder, given as such
         self.pretraining = {
+            "untrained": f"none (random init {name}, as given)",
             "fitted": f"{name} (fitted, as given)",
             "list": f"{name} (one given per split)",
             "template": f"{name} (per split, on its train+valid records)",
@@ -314,7 +318,7 @@ class _EncoderSource:
 
     def encoder(self, index: int, seed: int):
         """The fitted encoder of split ``index`` and seed ``seed``."""
-        if self.kind == "fitted":
+        if self.kind in ("fitted", "untrained"):
             return self.given
         if self.kind == "list":
             return self.given[index]
@@ -429,6 +433,9 @@ def fit_classifier(encoder_or_name, data: Bunch, *, regime: str = "finetune",
     X_train, y_train = data.X[train], data.y[train]
     X_valid, y_valid = data.X[split.valid], data.y[split.valid]
     if params.get("freeze_encoder"):
+        if not params.get("max_epochs", 0) >= 1:
+            raise ValueError(f"a frozen-encoder (linear) recipe needs max_epochs >= 1; got "
+                             f"{params.get('max_epochs')!r}.")
         clf = ECGClassifier(**{**params, "max_epochs": 0, "random_state": random_state})
         clf.fit(X_train, y_train)  # builds the network, input scaling and head optimiser
         batch_size = params.get("batch_size", clf.batch_size)

@@ -423,3 +423,19 @@ def test_input_scaling_is_fitted_in_fit_and_shared_by_every_path():
     standardized = (X - clf.input_mean_[:, None]) / clf.input_scale_[:, None]
     np.testing.assert_allclose(plain.predict_proba(standardized), clf.predict_proba(X),
                                rtol=1e-4, atol=1e-6)
+
+
+def test_default_input_scaling_follows_a_pretrained_encoder():
+    rng = np.random.default_rng(2)
+    X = (rng.normal(size=(12, 12, 300)) * 3 + 1).astype(np.float32)
+    y = np.eye(2, dtype=int)[np.arange(12) % 2]
+    cpc = CPCEncoder(encoder_width=8, context_width=8, crop_length=250, batch_size=6,
+                     max_epochs=1, random_state=0).fit(X)
+    assert cpc.input_scaling == "standardize"
+    clf = ECGClassifier(cpc, max_epochs=0, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(clf.input_mean_, cpc.input_mean_)  # as it was pretrained
+    np.testing.assert_array_equal(clf.input_scale_, cpc.input_scale_)
+    scratch = ECGClassifier("xresnet1d18", width=4, max_epochs=0, random_state=0).fit(X, y)
+    assert not scratch.input_mean_.any() and (scratch.input_scale_ == 1).all()
+    refit = ECGClassifier(cpc, input_scaling="standardize", max_epochs=0).fit(X[:6], y[:6])
+    np.testing.assert_allclose(refit.input_mean_, X[:6].mean(axis=(0, 2)), rtol=1e-4)
