@@ -34,7 +34,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _report import header  # noqa: E402
+from _report import encoders_per_split, header  # noqa: E402
 
 from skecg.cli import CPU_PRESETS  # noqa: E402
 from skecg.datasets import fold_rotation, load_ptbxl  # noqa: E402
@@ -86,7 +86,9 @@ def run(args) -> None:
                   f"over {args.n_splits} rotations of the folds (test / valid / train folds "
                   f"{[(s.test_folds, s.valid_folds) for s in cv]}). 500 records are 2.3% of "
                   "PTB-XL: not comparable with the paper's absolute values."),
-           f"preset: {args.preset}; recipe overrides {recipe}; seeds {args.seeds}", ""]
+           f"preset: {args.preset}; finetuning recipe overrides {recipe}; linear recipe "
+           f"epoch_scale {args.linear_epoch_scale} (of the paper's 50 PTB-XL epochs); "
+           f"protocols {args.protocols}; seeds {args.seeds}", ""]
     print("\n".join(out), flush=True)
     tables = []
     for method in args.methods:
@@ -94,27 +96,37 @@ def run(args) -> None:
         if args.pretrain_epochs is not None:
             params["max_epochs"] = args.pretrain_epochs
         wall, cpu = time.perf_counter(), time.process_time()
-        encoders = pretrain_per_split(ENCODERS[method](**params), data, cv)
-        if args.cache:
-            folder = Path(args.cache) / method
-            folder.mkdir(parents=True, exist_ok=True)
-            for i, encoder in enumerate(encoders):
-                encoder.save(folder / f"split{i}.skecg")
-        line = (f"{method}: pretrained {params['max_epochs']} epochs per split x "
-                f"{len(cv)} splits in {time.perf_counter() - wall:.0f} s wall, "
-                f"{time.process_time() - cpu:.0f} s CPU ({params})")
-        print(line, flush=True)
-        out.append(line)
-        common = dict(cv=cv, n_seeds=args.seeds, random_state=args.seed, device=args.device,
-                      **recipe)
-        for protocol in (linear_evaluation, finetune_evaluation):
-            wall, cpu = time.perf_counter(), time.process_time()
-            tables.append(protocol(encoders, data, **common))
-            line = (f"{method}: {protocol.__name__} in {time.perf_counter() - wall:.0f} s "
-                    f"wall, {time.process_time() - cpu:.0f} s CPU")
+        if args.encoders:
+            encoders, source = encoders_per_split(method, data, cv, params, args.encoders)
+            print(source, flush=True)
+            out.append(f"{method}: {source}")
+        else:
+            encoders = pretrain_per_split(ENCODERS[method](**params), data, cv)
+        if not args.encoders:
+            if args.cache:
+                folder = Path(args.cache) / method
+                folder.mkdir(parents=True, exist_ok=True)
+                for i, encoder in enumerate(encoders):
+                    encoder.save(folder / f"split{i}.skecg")
+            line = (f"{method}: pretrained {params['max_epochs']} epochs per split x "
+                    f"{len(cv)} splits in {time.perf_counter() - wall:.0f} s wall, "
+                    f"{time.process_time() - cpu:.0f} s CPU ({params})")
             print(line, flush=True)
             out.append(line)
-        print(pd.concat(tables[-2:]).round(3).to_string(index=False), flush=True)
+        common = dict(cv=cv, n_seeds=args.seeds, random_state=args.seed, device=args.device)
+        runs = {"linear": (linear_evaluation, dict(common, epoch_scale=args.linear_epoch_scale)),
+                "probe": (linear_evaluation, dict(common, protocol="probe")),
+                "finetune": (finetune_evaluation, dict(common, **recipe))}
+        for name in args.protocols:
+            protocol, kwargs = runs[name]
+            wall, cpu = time.perf_counter(), time.process_time()
+            tables.append(protocol(encoders, data, **kwargs))
+            line = (f"{method}: {name} ({protocol.__name__}) in {time.perf_counter() - wall:.0f} "
+                    f"s wall, {time.process_time() - cpu:.0f} s CPU")
+            print(line, flush=True)
+            out.append(line)
+        print(pd.concat(tables[-len(args.protocols):]).round(3).to_string(index=False),
+              flush=True)
     table = pd.concat(tables, ignore_index=True)
     stem = Path(args.results) / (f"paper_table_{args.preset}" + (f"_{args.part}" if args.part
                                                                    else ""))
@@ -163,6 +175,16 @@ def main() -> None:
                         help="suffix of this run's files (parallel runs, merged by --merge)")
     parser.add_argument("--cache", default=None,
                         help="folder to save the pretrained encoders in (one file per split)")
+    parser.add_argument("--encoders", default=None,
+                        help="a --cache folder of an earlier run: reuse its per-split encoders")
+    parser.add_argument("--protocols", nargs="+", default=["linear", "finetune"],
+                        choices=["linear", "probe", "finetune"],
+                        help="linear: the paper's linear layer; probe: logistic regression on "
+                             "averaged embeddings; finetune: finetuned vs supervised")
+    parser.add_argument("--linear-epoch-scale", type=float, default=1.0,
+                        help="epochs of the linear recipe, as a fraction of the paper's 50 "
+                             "PTB-XL epochs (default 1: the paper's ~6,800 steps; cheap on "
+                             "precomputed embeddings)")
     parser.add_argument("--merge", nargs="+", default=None, metavar="PART_CSV",
                         help="merge the CSV files of parallel runs into the preset's table")
     args = parser.parse_args()
