@@ -6,6 +6,7 @@ ORDER = (
     "plot_grid_search.py",
     "plot_finetuning.py",
     "plot_label_efficiency_noise.py",
+    "plot_lead_subsets.py",
     "plot_load_wfdb_folder.py",
     "plot_cli_embed.py",
     "plot_save_load.py",

@@ -203,6 +203,12 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
     width : int, default=64
         Width of a backbone trained from scratch (xresnet block width; encoder and LSTM width
         for "cpc"). Ignored with a fitted encoder.
+    backbone_params : dict or None, default=None
+        Further arguments of the backbone trained from scratch, passed to
+        :func:`skecg.models.make_backbone` on top of ``width`` (e.g. ``{"depth": 4,
+        "n_heads": 4, "patch_length": 30}`` for "transformer";
+        :func:`skecg.evaluation.supervised_baseline_params` gives those of an SSL encoder's
+        architecture). Ignored with a fitted encoder.
     head : {"linear", "paper"}, default="linear"
         "linear": one linear layer. "paper": the paper's finetuning head, BatchNorm - dropout -
         512 hidden - ReLU - BatchNorm - dropout - linear.
@@ -309,6 +315,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
     _parameter_constraints: dict = {
         "encoder": [str, None, HasMethods(["transform"])],
         "width": [Interval(Integral, 1, None, closed="left")],
+        "backbone_params": [dict, None],
         "head": [StrOptions({"linear", "paper"})],
         "head_dropout": [Interval(Real, 0, 1, closed="left"), tuple, list],
         "input_scaling": [StrOptions(set(INPUT_SCALINGS)), None],
@@ -338,6 +345,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         encoder=DEFAULT_BACKBONE,
         *,
         width: int = 64,
+        backbone_params: dict | None = None,
         head: str = "linear",
         head_dropout: float | tuple[float, float] = (0.25, 0.5),
         input_scaling: str | None = None,
@@ -371,6 +379,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
                          verbose=verbose, **kwargs)
         self.encoder = encoder
         self.width = width
+        self.backbone_params = backbone_params
         self.head = head
         self.head_dropout = head_dropout
         self.input_scaling = input_scaling
@@ -600,7 +609,8 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
             name = self.encoder or DEFAULT_BACKBONE
             widths = ({"encoder_width": self.width, "context_width": self.width}
                       if name == "cpc" else {"width": self.width})
-            return make_backbone(name, self.n_leads_in_, **widths)
+            return make_backbone(name, self.n_leads_in_, **{**widths,
+                                                             **(self.backbone_params or {})})
         # a FrozenEstimator forwards attribute access to the encoder it wraps
         backbone = getattr(getattr(self.encoder, "module_", None), "backbone", None)
         if backbone is None and getattr(self, "_restoring", False):

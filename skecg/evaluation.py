@@ -42,16 +42,19 @@ TABLE_COLUMNS = ["model", "pretraining", "regime", "protocol", "recipe", "n_trai
                  "n_splits", "n_seeds", "steps", "valid_auc", "test_auc", "test_auc_std",
                  "split_auc_std", "test_auc_low", "test_auc_high", "baseline", "delta",
                  "delta_low", "delta_high", "note"]
-METHODS = ("simclr", "byol", "swav", "cpc")
+METHODS = ("simclr", "byol", "swav", "cpc", "stmem", "jepa", "cmsc")
 REGIMES = ("linear", "finetune", "supervised")
 CHANCE_AUC = 0.55  # a validation macro AUC at or below this is reported as "at chance"
 _METHOD_OF_ENCODER = {"CPCEncoder": "cpc", "SimCLREncoder": "simclr", "BYOLEncoder": "byol",
-                      "SwAVEncoder": "swav"}
+                      "SwAVEncoder": "swav", "STMEMEncoder": "stmem", "JEPAEncoder": "jepa",
+                      "CMSCEncoder": "cmsc"}
+_RECENT_METHODS = ("stmem", "jepa", "cmsc")  # recipes from the authors' downstream settings
+JEPA_LINEAR_EPOCHS = 37  # kweimann's 5k steps of batch 128, in epochs of PTB-XL folds 1-8
 
 
 # ------------------------------------------------------------------------------- recipes
 def method_name(encoder_or_name) -> str:
-    """The method key ("simclr", "byol", "swav", "cpc") of an encoder or a name."""
+    """The method key ("simclr", ..., "cmsc"; see ``METHODS``) of an encoder or a name."""
     if isinstance(encoder_or_name, str):
         name = encoder_or_name.lower()
         if name not in METHODS:
@@ -95,6 +98,46 @@ def paper_recipe(encoder_or_name, regime: str, *, epoch_scale: float = 1.0,
                             reference lists no from-scratch recipe for CPC)
     ========  ============  ==========================================================
 
+    ST-MEM, ECG-JEPA and CMSC follow their authors' downstream settings as far as
+    ``ECGClassifier`` allows. Linear: the frozen encoder and ``Linear(width -> n)`` on its
+    pooled representation (the mean of all lead x time tokens of a token model). Input scaling
+    is the encoder's (raw mV by default); the best epoch is chosen on the validation records.
+
+    ========  ============  ==========================================================
+    method    regime        recipe
+    ========  ============  ==========================================================
+    ST-MEM    linear        AdamW lr 5e-4 (1e-3 x 128/256), weight decay 0.05, batch
+                            128, 50 epochs; training crops and evaluation windows of the
+                            encoder's ``window`` (9 s) at its ``stride`` (0.5 s: the
+                            authors' three crops per record), probabilities averaged
+              finetune      the same, all layers from epoch 0, no layer decay
+              supervised    the finetune recipe on the encoder's transformer (size,
+                            patch length, leads) randomly initialised
+    JEPA      linear        AdamW lr 1e-3, weight decay 0.1, batch 128, 37 epochs (the
+                            authors' 5k steps); 2.5 s crops, windows of the encoder's
+                            ``window`` (2.5 s) at its ``stride`` (1.25 s)
+              finetune      37 head-only epochs at lr 1e-3 (the authors' linear stage),
+                            then 37 epochs of all layers at lr 1e-4; weight decay 0
+              supervised    all layers from epoch 0 at lr 1e-4, weight decay 0, 74
+                            epochs, on the encoder's transformer from scratch
+    CMSC      linear        Adam lr 1e-4, no weight decay, batch 256, 50 epochs; crop
+                            and window of the encoder's ``crop_length`` (the whole
+                            10-s record, as the authors' downstream input)
+              finetune      the same, all layers from epoch 0
+              supervised    the finetune recipe on the encoder's backbone from scratch
+    ========  ============  ==========================================================
+
+    Departures from the authors. ST-MEM: the pooled vector gets no LayerNorm of its own (the
+    backbone's final LayerNorm acts per token, before the mean); no RandAugment, warm-up or
+    cosine schedule; the input is neither filtered nor z-scored per record (the encoder's
+    scaling); 50 epochs are skecg's choice (the released configuration's 10 epochs of batch
+    16 are placeholders). JEPA: the attentive pooler (one query, cross-attention) is replaced
+    by the mean-pooled linear head; constant lr (no cosine to 1e-6), no dropout 0.1 and no
+    gradient clipping; the linear stage of finetuning has weight decay 0 (the authors' 0.1);
+    training from scratch is skecg's choice (the authors report none). CMSC: the best
+    validation epoch of 50 stands in for up to 400 epochs with early stopping (patience 15);
+    a 12-lead record is one instance (the authors classify each lead on its own).
+
     The reference standardises CPC's input with fixed per-lead statistics of the full PTB-XL;
     here ``input_scaling="standardize"`` fits them on the classifier's training records.
     The protocols train a linear evaluation for the recipe's epochs *of the full PTB-XL*
@@ -102,14 +145,15 @@ def paper_recipe(encoder_or_name, regime: str, *, epoch_scale: float = 1.0,
 
     Parameters
     ----------
-    encoder_or_name : skecg SSL encoder or {"simclr", "byol", "swav", "cpc"}
+    encoder_or_name : skecg SSL encoder or str
         A fitted encoder is put in as ``encoder`` (linear and finetune regimes); for
-        "supervised" the same architecture is trained from scratch (a name: the paper's
-        xresnet1d50 of width 64, or the CPC network of width 512).
+        "supervised" the same architecture is trained from scratch (a name from ``METHODS``:
+        the paper's xresnet1d50 of width 64, the CPC network of width 512, or the default
+        encoder's backbone for "stmem", "jepa" and "cmsc").
     regime : {"linear", "finetune", "supervised"}
     epoch_scale : float, default=1.0
         Multiplies the epochs of each phase (each at least 1): shorter CPU presets keep the
-        recipe's shape (CPC's finetuning keeps a head-only and an all-layer phase).
+        recipe's shape (CPC's and JEPA's finetuning keep a head-only and an all-layer phase).
     **overrides
         Entries replacing the recipe's (applied after ``epoch_scale``).
 
@@ -128,6 +172,8 @@ def paper_recipe(encoder_or_name, regime: str, *, epoch_scale: float = 1.0,
     def epochs(n: int) -> int:
         return max(1, round(n * epoch_scale))
 
+    if method in _RECENT_METHODS:
+        return {**_recent_recipe(encoder_or_name, method, regime, epochs), **overrides}
     recipe = dict(crop_length=250, window=250, stride=125, aggregate="mean", batch_size=128,
                   optimizer="adamw", input_scaling="standardize" if cpc else "mV",
                   head_epochs=0, finetune_lr=None, freeze_encoder=False)
@@ -175,20 +221,99 @@ def describe_recipe(recipe: dict) -> str:
     return "; ".join(parts)
 
 
+def _recent_recipe(encoder_or_name, method: str, regime: str, epochs) -> dict:
+    """:func:`paper_recipe` of ST-MEM, JEPA and CMSC (its second table), before overrides."""
+    named = isinstance(encoder_or_name, str)
+    encoder = None if named else getattr(encoder_or_name, "estimator", encoder_or_name)
+    if encoder is None:
+        from .ssl import ENCODERS
+
+        encoder = ENCODERS[method]()  # the default configuration: windows and scaling
+    recipe = dict(aggregate="mean", optimizer="adamw", input_scaling=encoder.input_scaling,
+                  head="linear", head_epochs=0, finetune_lr=None, freeze_encoder=False)
+    if method == "stmem":
+        recipe.update(crop_length=encoder.window, window=encoder.window, stride=encoder.stride,
+                      batch_size=128, lr=1e-3 * 128 / 256, weight_decay=0.05,
+                      max_epochs=epochs(50))
+    elif method == "jepa":
+        recipe.update(crop_length=encoder.window, window=encoder.window, stride=encoder.stride,
+                      batch_size=128, lr=1e-3, weight_decay=0.1 if regime == "linear" else 0.0,
+                      max_epochs=epochs(JEPA_LINEAR_EPOCHS))
+        if regime == "finetune":  # the authors finetune from their linear checkpoint
+            recipe.update(head_epochs=epochs(JEPA_LINEAR_EPOCHS), finetune_lr=1e-4,
+                          max_epochs=2 * epochs(JEPA_LINEAR_EPOCHS))
+        elif regime == "supervised":
+            recipe.update(lr=1e-4, max_epochs=2 * epochs(JEPA_LINEAR_EPOCHS))
+    else:  # cmsc: the whole record downstream
+        length = encoder.crop_length or 2 * encoder.window
+        recipe.update(optimizer="adam", crop_length=length, window=length,
+                      stride=max(1, length // 2), batch_size=256, lr=1e-4, weight_decay=0.0,
+                      max_epochs=epochs(50))
+    if regime == "linear":
+        recipe["freeze_encoder"] = True
+    else:
+        recipe["discriminative_lr"] = (1.0, 1.0)
+    if regime == "supervised":
+        recipe.update(supervised_baseline_params(encoder, method))
+    elif not named:
+        recipe["encoder"] = encoder_or_name
+    return recipe
+
+
+def _transformer_params(size: str | None, width: int | None, depth: int | None,
+                        n_heads: int | None, patch_length: int, leads) -> dict:
+    """ECGClassifier arguments of the :func:`skecg.models.transformer` these arguments build."""
+    from .models import TRANSFORMER_SIZES
+    from .models.transformer import n_heads_for
+
+    preset = dict(TRANSFORMER_SIZES["small" if size is None else size])
+    if width is not None:
+        preset["width"] = int(width)
+        if n_heads is None:
+            preset["n_heads"] = n_heads_for(preset["width"])
+    if depth is not None:
+        preset["depth"] = int(depth)
+    if n_heads is not None:
+        preset["n_heads"] = int(n_heads)
+    params = {"depth": preset["depth"], "n_heads": preset["n_heads"],
+              "patch_length": int(patch_length)}
+    if leads is not None:
+        params["leads"] = [leads] if isinstance(leads, str) else list(leads)
+    return {"encoder": "transformer", "width": preset["width"], "backbone_params": params}
+
+
 def supervised_baseline_params(encoder, method: str | None = None) -> dict:
     """ECGClassifier arguments that train the encoder's backbone architecture from scratch.
 
     Parameters
     ----------
     encoder : skecg SSL encoder or None
-        None: the paper's architecture of ``method`` (xresnet1d50 width 64, CPC width 512).
+        None: the paper's architecture of ``method`` (xresnet1d50 width 64, CPC width 512) or
+        the backbone of its default encoder ("stmem", "jepa", "cmsc").
     method : str, optional
         Method key, used when ``encoder`` is None.
+
+    Returns
+    -------
+    dict
+        ``encoder`` (a backbone name), ``width`` and, for a transformer, ``backbone_params``
+        (depth, heads, patch length and the encoder's ``leads``): the same network, randomly
+        initialised.
     """
+    if encoder is None and method in _RECENT_METHODS:
+        from .ssl import ENCODERS
+
+        encoder = ENCODERS[method]()  # its default backbone
     if encoder is None:
         return ({"encoder": "cpc", "width": 512} if method == "cpc"
                 else {"encoder": "xresnet1d50", "width": 64})
     encoder = getattr(encoder, "estimator", encoder)
+    if hasattr(encoder, "size") and hasattr(encoder, "patch_length"):  # ST-MEM, JEPA
+        return _transformer_params(encoder.size, encoder.width, encoder.depth, encoder.n_heads,
+                                   encoder.patch_length, encoder.leads)
+    if getattr(encoder, "backbone", None) == "transformer":  # CMSC on patch tokens
+        return _transformer_params(None, encoder.width, None, None, encoder.patch_length,
+                                   encoder.leads)
     if hasattr(encoder, "context_width"):  # CPCEncoder
         return {"encoder": "cpc", "width": encoder.context_width}
     return {"encoder": encoder.backbone, "width": encoder.width}
@@ -1146,7 +1271,7 @@ def lead_robustness(
         "probe": logistic regression on per-record averaged embeddings of the subset, its C
         chosen on the validation records (see :func:`linear_evaluation`). "paper": the
         method's paper linear evaluation (:func:`fit_classifier` with the frozen encoder and
-        the recipe of :func:`paper_recipe`) trained on the subset; the four paper methods only.
+        the recipe of :func:`paper_recipe`) trained on the subset.
     splits : Bunch, optional
         One split (default PTB-XL folds 1-8/9/10).
     cv : iterable of Bunch, optional
