@@ -168,10 +168,24 @@ def merge(parts: list[str], stem: Path, task: str) -> None:
         tables.append(pd.read_csv(part, keep_default_na=True))
         text = part.with_suffix(".md").read_text().split("\n\n| model")[0]
         texts.append(text)
-    note = (f"{len(parts)} runs of benchmarks/paper_table.py in parallel (one per group of "
-            "methods, each with OMP_NUM_THREADS=1), merged by `--merge`; each run's header "
-            "follows.")
-    write(pd.concat(tables, ignore_index=True), "\n\n".join([note, *texts]), stem, task)
+    table = pd.concat(tables, ignore_index=True)
+    key = ["model", "pretraining", "regime", "protocol"]
+    replaced = int(table.duplicated(key, keep="last").sum())
+    # a later run's row replaces an earlier one of the same model, pretraining, regime and
+    # protocol; rows are grouped by model (first appearance) and kept in protocol order
+    table = table.drop_duplicates(key, keep="last")
+    order = {m: i for i, m in enumerate(dict.fromkeys(pd.concat(tables)["model"]))}
+    protocols = ["paper", "probe", "finetune", "supervised"]
+    rank = table["protocol"].map(lambda p: next(i for i, k in enumerate(protocols)
+                                                if p.startswith(k)))
+    table = table.assign(_m=table["model"].map(order), _p=rank).sort_values(
+        ["_m", "_p"], kind="stable").drop(columns=["_m", "_p"]).reset_index(drop=True)
+    note = (f"{len(parts)} runs of benchmarks/paper_table.py (each with OMP_NUM_THREADS=1, "
+            "several in parallel), merged by `--merge`"
+            + (f"; {replaced} rows of an earlier run were replaced by a later run's rows of the "
+               "same model, pretraining, regime and protocol" if replaced else "")
+            + ". Each run's header follows, in merge order.")
+    write(table, "\n\n".join([note, *texts]), stem, task)
 
 
 def main() -> None:
