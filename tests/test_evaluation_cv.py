@@ -236,10 +236,11 @@ def test_standardised_training_folds_back_into_one_linear_layer():
     from skecg._linear_eval import _feature_moments, _fold_standardisation
     from skecg.models import LinearHead
 
+    torch.manual_seed(0)
     features = torch.randn(30, 4, 16) * torch.logspace(-3, 1, 16) + 2.0
     head = LinearHead(16, 3)
     mean, sd = _feature_moments(features)
     flat = features.reshape(-1, 16)
     on_standardised = head((flat - mean) / sd)
     _fold_standardisation(head, mean, sd)
-    torch.testing.assert_close(head(flat), on_standardised, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(head(flat), on_standardised, rtol=1e-3, atol=1e-3)
