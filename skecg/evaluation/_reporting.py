@@ -95,6 +95,9 @@ def _bar_label(row) -> str:
         label = f"{pretraining} ({model})"
     elif not pretraining or pretraining == model:
         label = f"{model} pretrained"
+    elif pretraining.startswith(f"{model} ("):  # "SimCLR (one given per split)"
+        label = f"{model} pretrained{pretraining[len(model):].split(',')[0]}"
+        label = label if label.endswith(")") else label + ")"
     else:
         label = f"{model} ({pretraining})"
     regime = row.get("regime")
