@@ -21,8 +21,11 @@ PROJECT_PARENT = str(Path(__file__).resolve().parents[2])
 def header(data_line: str) -> str:
     """Multi-line header: the exact command, library versions, machine and data."""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    # absolute paths outside the project (a scratch folder of encoders) are written as SCRATCH
+    argv = [f"SCRATCH/{Path(a).name}" if os.path.isabs(a) and not a.startswith(PROJECT_PARENT)
+            else a for a in sys.argv]
     return "\n".join([
-        f"command: python {shlex.join(sys.argv)}",
+        f"command: python {shlex.join(argv)}",
         f"python {platform.python_version()}, torch {torch.__version__}, skecg "
         f"{skecg.__version__}, scikit-learn {sklearn.__version__}, skorch {skorch.__version__}",
         f"machine: {platform.platform()}; {os.cpu_count()} CPU cores, torch threads "

@@ -160,8 +160,12 @@ def write(table: pd.DataFrame, text: str, stem: Path, task: str) -> None:
     print(f"wrote {stem.with_suffix('.md')}")
 
 
-def merge(parts: list[str], stem: Path, task: str) -> None:
-    """Concatenate the CSVs (and the headers of the .md files) of parallel runs."""
+def merge(parts: list[str], stem: Path, task: str, leave_out=()) -> None:
+    """Concatenate the CSVs (and the headers of the .md files) of parallel runs.
+
+    ``leave_out`` holds ``"MODEL:REGIME"`` entries whose rows are not put in the merged table;
+    the merged file names each with its numbers and points to the part file that keeps it.
+    """
     tables, texts = [], []
     for part in parts:
         part = Path(part)
@@ -174,6 +178,17 @@ def merge(parts: list[str], stem: Path, task: str) -> None:
     # a later run's row replaces an earlier one of the same model, pretraining, regime and
     # protocol; rows are grouped by model (first appearance) and kept in protocol order
     table = table.drop_duplicates(key, keep="last")
+    left = []
+    for entry in leave_out:
+        model, regime = entry.split(":")
+        rows = table[(table["model"] == model) & (table["regime"] == regime)]
+        for _, row in rows.iterrows():
+            text = f"{model} {regime}: test AUC {row['test_auc']:.3f}"
+            if pd.notna(row.get("delta")):
+                text += (f", delta {row['delta']:+.3f} [{row['delta_low']:+.3f}, "
+                         f"{row['delta_high']:+.3f}]")
+            left.append(f"{text}, {row['steps']:.0f} optimiser steps ({row['note']})")
+        table = table.drop(rows.index)
     order = {m: i for i, m in enumerate(dict.fromkeys(pd.concat(tables)["model"]))}
     protocols = ["paper", "probe", "finetune", "supervised"]
     rank = table["protocol"].map(lambda p: next(i for i, k in enumerate(protocols)
@@ -184,7 +199,11 @@ def merge(parts: list[str], stem: Path, task: str) -> None:
             "several in parallel), merged by `--merge`"
             + (f"; {replaced} rows of an earlier run were replaced by a later run's rows of the "
                "same model, pretraining, regime and protocol" if replaced else "")
-            + ". Each run's header follows, in merge order.")
+            + ". Each run's header follows, in merge order (SCRATCH: a scratch folder outside "
+            "the project holding the per-split encoders of the first runs, which later runs "
+            "reuse with --encoders)."
+            + ("".join(f"\nLeft out of this table (kept in its run's file): {t}." for t in left)
+               if left else ""))
     write(table, "\n\n".join([note, *texts]), stem, task)
 
 
@@ -221,10 +240,13 @@ def main() -> None:
                              "precomputed embeddings)")
     parser.add_argument("--merge", nargs="+", default=None, metavar="PART_CSV",
                         help="merge the CSV files of parallel runs into the preset's table")
+    parser.add_argument("--leave-out", nargs="*", default=(), metavar="MODEL:REGIME",
+                        help="with --merge: rows not to put in the table (named with their "
+                             "numbers in it)")
     args = parser.parse_args()
     if args.merge:
         merge(args.merge, Path(args.results) / f"paper_table_{args.preset}",
-              PRESETS[args.preset]["task"])
+              PRESETS[args.preset]["task"], args.leave_out)
     else:
         run(args)
 
