@@ -223,18 +223,9 @@ def _recent_recipe(encoder_or_name, method: str, regime: str, epochs) -> dict:
 def _transformer_params(size: str | None, width: int | None, depth: int | None,
                         n_heads: int | None, patch_length: int, leads) -> dict:
     """ECGClassifier arguments of the :func:`skecg.models.transformer` these arguments build."""
-    from ..models import TRANSFORMER_SIZES
-    from ..models.transformer import n_heads_for
+    from ..models.transformer import transformer_size
 
-    preset = dict(TRANSFORMER_SIZES["small" if size is None else size])
-    if width is not None:
-        preset["width"] = int(width)
-        if n_heads is None:
-            preset["n_heads"] = n_heads_for(preset["width"])
-    if depth is not None:
-        preset["depth"] = int(depth)
-    if n_heads is not None:
-        preset["n_heads"] = int(n_heads)
+    preset = transformer_size(size, width, depth, n_heads)
     params = {"depth": preset["depth"], "n_heads": preset["n_heads"],
               "patch_length": int(patch_length)}
     if leads is not None:

@@ -158,13 +158,7 @@ def plot_table(table: pd.DataFrame, path=None, title: str = "PTB-XL test macro A
     matplotlib.figure.Figure
         Needs matplotlib (``pip install skecg[plot]``).
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting needs matplotlib: pip install 'skecg[plot]'") from exc
+    plt = _pyplot()
     rows = _plot_rows(table)
     auc = rows["test_auc"].to_numpy(dtype=float)
     low = rows["test_auc_low"].to_numpy(dtype=float)
@@ -252,13 +246,7 @@ def plot_lead_robustness(table: pd.DataFrame, path=None,
     matplotlib.figure.Figure
         Needs matplotlib (``pip install skecg[plot]``).
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting needs matplotlib: pip install 'skecg[plot]'") from exc
+    plt = _pyplot()
     table = table.reset_index(drop=True)
     subsets = list(dict.fromkeys(table.sort_values("n_leads", kind="stable")["subset"]))
     n_leads = dict(zip(table["subset"], table["n_leads"], strict=True))
@@ -299,3 +287,15 @@ def plot_lead_robustness(table: pd.DataFrame, path=None,
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
+
+
+def _pyplot():
+    """matplotlib's pyplot on the non-interactive Agg backend (the ``plot`` extra)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("plotting needs matplotlib: pip install 'skecg[plot]'") from exc
+    return plt

@@ -313,6 +313,18 @@ def transformer(
     -------
     ECGTransformer
     """
+    preset = transformer_size(size, width, depth, n_heads)
+    return ECGTransformer(n_leads=n_leads, leads=leads, patch_length=patch_length, **preset,
+                          **kwargs)
+
+
+def transformer_size(size: str | None = None, width: int | None = None,
+                     depth: int | None = None, n_heads: int | None = None) -> dict:
+    """The preset ``size`` ("small" if None) with ``width``/``depth``/``n_heads`` overridden.
+
+    Returns the preset's dict (``width``, ``depth``, ``n_heads``, ...); a width without
+    ``n_heads`` gets :func:`n_heads_for` heads.
+    """
     name = "small" if size is None else size
     if name not in TRANSFORMER_SIZES:
         raise ValueError(f"unknown transformer size {size!r}; valid sizes are "
@@ -326,8 +338,7 @@ def transformer(
         preset["depth"] = int(depth)
     if n_heads is not None:
         preset["n_heads"] = int(n_heads)
-    return ECGTransformer(n_leads=n_leads, leads=leads, patch_length=patch_length, **preset,
-                          **kwargs)
+    return preset
 
 
 def n_heads_for(width: int) -> int:
