@@ -24,6 +24,7 @@ pretraining and the recipes' epochs only (``epoch_scale``), never their shape.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import sys
 import time
@@ -96,6 +97,7 @@ def run(args) -> None:
     recipe = dict(preset["recipe"])
     if args.epoch_scale is not None:
         recipe["epoch_scale"] = args.epoch_scale
+    recipe.update(args.recipe)
     data = load_ptbxl(args.data, task=preset["task"], n_jobs=2)  # mV: each model scales its own
     cv = fold_rotation(data.meta, n_splits=args.n_splits)
     n_labelled = sum(len(s.test) for s in cv)
@@ -207,6 +209,17 @@ def merge(parts: list[str], stem: Path, task: str, leave_out=()) -> None:
     write(table, "\n\n".join([note, *texts]), stem, task)
 
 
+def recipe_entry(text: str) -> tuple:
+    """``KEY=VALUE`` of ``--recipe``: VALUE read as a Python literal (a number, a tuple)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. batch_size=32); got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value  # a plain string, e.g. optimizer=adam
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
@@ -220,6 +233,11 @@ def main() -> None:
                         help="classifier trainings per protocol (n_seeds)")
     parser.add_argument("--epoch-scale", type=float, default=None,
                         help="override the preset's epoch_scale of the recipes")
+    parser.add_argument("--recipe", nargs="+", type=recipe_entry, default=[],
+                        metavar="KEY=VALUE",
+                        help="override entries of the finetuning and supervised recipes (e.g. "
+                             "batch_size=32 where the recipe's batch leaves a few optimiser "
+                             "steps on 300 records); stated in the results' header")
     parser.add_argument("--pretrain-epochs", type=int, default=None,
                         help="override the preset's pretraining epochs")
     parser.add_argument("--results", default=str(RESULTS),

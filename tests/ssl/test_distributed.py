@@ -38,7 +38,8 @@ WORKER = textwrap.dedent("""
     import json, sys
     import numpy as np, torch
     from torch import nn
-    from skecg.ssl import BYOLEncoder, CPCEncoder, SimCLREncoder, SwAVEncoder
+    from skecg.ssl import (BYOLEncoder, CMSCEncoder, CPCEncoder, JEPAEncoder, SimCLREncoder,
+                           STMEMEncoder, SwAVEncoder)
     from skecg.ssl._distributed import rank, world_size
 
     def without_batchnorm(module):
@@ -51,7 +52,8 @@ WORKER = textwrap.dedent("""
     out, X = sys.argv[1], np.load(sys.argv[2])
     for job in json.loads(sys.argv[3]):
         cls = {"simclr": SimCLREncoder, "swav": SwAVEncoder, "byol": BYOLEncoder,
-               "cpc": CPCEncoder}[job["method"]]
+               "cpc": CPCEncoder, "stmem": STMEMEncoder, "jepa": JEPAEncoder,
+               "cmsc": CMSCEncoder}[job["method"]]
         enc = cls(**job["params"])
         if not job["batch_norm"]:
             build = cls._build_module
@@ -74,6 +76,13 @@ SMOKE_JOBS = {
                         precision="bf16"),
     "simclr-fp16": dict(backbone="xresnet1d18", width=4, projection_hidden=16, projection_dim=8,
                         precision="fp16"),
+    # the methods since the paper: token models on 16-sample patches, JEPA's EMA target in bf16,
+    # CMSC's two 32-sample segments per crop
+    "stmem": dict(size="tiny", patch_length=16, decoder_width=16, decoder_depth=1,
+                  decoder_heads=2),
+    "jepa-bf16": dict(size="tiny", patch_length=16, mask_block=1, precision="bf16"),
+    "cmsc": dict(backbone="xresnet1d18", width=4, window=N_SAMPLES // 2,
+                 stride=N_SAMPLES // 2),
 }
 
 
@@ -109,8 +118,8 @@ def two_process_runs(tmp_path_factory):
              "params": _params(m, checkpoint_dir=str(tmp_path / _job_name(m, bn)))}
             for m, bn in JOBS]
     jobs += [{"name": name, "method": name.split("-")[0], "batch_norm": True,
-              "params": dict(params, crop_length=N_SAMPLES, window=N_SAMPLES, stride=N_SAMPLES,
-                             batch_size=8, max_epochs=2, random_state=0,
+              "params": dict(dict(crop_length=N_SAMPLES, window=N_SAMPLES, stride=N_SAMPLES),
+                             **params, batch_size=8, max_epochs=2, random_state=0,
                              checkpoint_dir=str(tmp_path / name))}
              for name, params in SMOKE_JOBS.items()]
     script = tmp_path / "worker.py"
@@ -172,7 +181,7 @@ def test_other_methods_and_precisions_train_identically_on_both_ranks(two_proces
     ranks = _ranks(two_process_runs, name)
     assert len(ranks[0]["loss"]) == 2 and np.all(np.isfinite(ranks[0]["loss"]))
     assert ranks[0]["loss"] == ranks[1]["loss"]
-    for key, value in ranks[0]["state"].items():  # BYOL: the moving-average target included
+    for key, value in ranks[0]["state"].items():  # BYOL, JEPA: moving-average targets included
         assert torch.equal(value, ranks[1]["state"][key]), key
     assert _checkpoints(two_process_runs / name) == ["epoch-00002"]
 
