@@ -37,10 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _report import encoders_per_split, header  # noqa: E402
 
+from skecg.baselines import minirocket_evaluation  # noqa: E402
 from skecg.cli import CPU_PRESETS  # noqa: E402
 from skecg.datasets import fold_rotation, load_ptbxl  # noqa: E402
 from skecg.evaluation import (  # noqa: E402
     finetune_evaluation,
+    fit_classifier,
     linear_evaluation,
     markdown_table,
     plot_table,
@@ -112,6 +114,9 @@ def run(args) -> None:
     print("\n".join(out), flush=True)
     tables = []
     for method in args.methods:
+        if method == "minirocket":
+            tables.append(minirocket_row(data, cv, recipe, args, out))
+            continue
         params = dict(preset["methods"][method], device=args.device, random_state=args.seed)
         if args.pretrain_epochs is not None:
             params["max_epochs"] = args.pretrain_epochs
@@ -153,6 +158,28 @@ def run(args) -> None:
     stem = Path(args.results) / (f"paper_table_{args.preset}" + (f"_{args.part}" if args.part
                                                                    else ""))
     write(table, "\n".join(out), stem, preset["task"])
+
+
+def minirocket_row(data, cv, recipe: dict, args, out: list) -> pd.DataFrame:
+    """MiniRocket (aeon; its own environment) on the same rotations, with its paired delta to
+    the xresnet1d50 trained from scratch by the SimCLR/BYOL/SwAV supervised recipe."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    supervised = [fit_classifier("simclr", data, regime="supervised", splits=split,
+                                 random_state=args.seed, **recipe)[0] for split in cv]
+    line = (f"supervised xresnet1d50 (paper recipe, {recipe}) for MiniRocket's delta: "
+            f"{time.perf_counter() - wall:.0f} s wall, {time.process_time() - cpu:.0f} s CPU")
+    wall, cpu = time.perf_counter(), time.process_time()
+    table = minirocket_evaluation(data, cv=cv, baseline=supervised,
+                                  baseline_name="supervised xresnet1d50", n_jobs=1,
+                                  random_state=args.seed)
+    from aeon import __version__ as aeon_version
+
+    line += (f"; minirocket_evaluation (aeon {aeon_version}) in "
+             f"{time.perf_counter() - wall:.0f} s wall, "
+             f"{time.process_time() - cpu:.0f} s CPU")
+    print(line, flush=True)
+    out.append(f"minirocket: {line}")
+    return table.drop(columns="fit_time")
 
 
 def write(table: pd.DataFrame, text: str, stem: Path, task: str) -> None:
@@ -224,7 +251,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--data", default=os.path.relpath(DEFAULT_DATA))
-    parser.add_argument("--methods", nargs="+", default=["simclr", "byol", "swav", "cpc"])
+    parser.add_argument("--methods", nargs="+", default=["simclr", "byol", "swav", "cpc"],
+                        help="SSL methods (simclr byol swav cpc stmem jepa cmsc) and "
+                             "'minirocket' (needs aeon: the baselines environment)")
     parser.add_argument("--n-splits", type=int, default=5,
                         help="rotations of PTB-XL's ten folds (fold_rotation)")
     parser.add_argument("--device", default="cpu")

@@ -196,6 +196,7 @@ def minirocket_evaluation(
     data: Bunch,
     *,
     splits: Bunch | None = None,
+    cv=None,
     baseline=None,
     baseline_name: str = "supervised",
     classifier: str = "ridge",
@@ -206,11 +207,12 @@ def minirocket_evaluation(
 ) -> pd.DataFrame:
     """The MiniRocket row of the paper's table, on the same splits and with the same statistics.
 
-    MiniRocket and its classifier are fitted on the training folds (the ridge classifier picks
-    its regularisation by leave-one-out on them, so the validation fold is only scored), and
-    scored on the test fold with a 95% bootstrap interval. With ``baseline``, the row also
-    carries the paired bootstrap difference to it (``delta``, on the same resampled test
-    records), as the other rows of :mod:`skecg.evaluation`'s tables do.
+    MiniRocket and its classifier are fitted on the training folds of each split (the ridge
+    classifier picks its regularisation by leave-one-out on them, so the validation folds are
+    only scored) and scored on its test folds. With ``cv``, the test scores of all splits are
+    pooled into one macro AUC with a 95% bootstrap interval, as
+    :mod:`skecg.evaluation`'s protocols do. With ``baseline``, the row also carries the paired
+    bootstrap difference to it (``delta``, on the same resampled test records).
 
     Parameters
     ----------
@@ -219,9 +221,13 @@ def minirocket_evaluation(
         ``strat_fold`` (as from :func:`skecg.datasets.load_ptbxl`).
     splits : Bunch, optional
         ``train``, ``valid``, ``test`` index arrays (default: PTB-XL folds 1-8 / 9 / 10).
-    baseline : fitted estimator or array, optional
-        The model to compare with: a fitted estimator whose ``predict_proba`` takes
-        ``data.X[splits.test]``, or its test scores (n_test, n_labels) directly.
+    cv : iterable of Bunch, optional
+        Several such splits whose test parts do not overlap (e.g.
+        :func:`skecg.datasets.fold_rotation`); not together with ``splits``.
+    baseline : fitted estimator, array or list of them, optional
+        The model to compare with: a fitted estimator whose ``predict_proba`` takes the test
+        records, or its test scores (n_test, n_labels) directly; with several splits, a list
+        holding one per split.
     baseline_name : str, default="supervised"
         What the baseline is, written in the ``protocol`` column beside ``delta``.
     classifier : {"ridge", "logistic"}, default="ridge"
@@ -235,38 +241,55 @@ def minirocket_evaluation(
     -------
     pandas.DataFrame
         One row with the columns of :data:`skecg.evaluation.TABLE_COLUMNS` and ``fit_time``
-        (seconds to fit MiniRocket and its classifier).
+        (seconds to fit MiniRocket and its classifier, summed over splits).
     """
-    from .evaluation import TABLE_COLUMNS, _splits
-    from .metrics import bootstrap_macro_auc, bootstrap_macro_auc_difference, macro_auc
+    from .evaluation import TABLE_COLUMNS
+    from .evaluation._core import _check_cv, _Runs
+    from .metrics import macro_auc
 
-    split = _splits(data, splits)
-    model = MiniRocketClassifier(n_kernels=n_kernels, classifier=classifier, n_jobs=n_jobs,
-                                 random_state=random_state)
-    model.fit(data.X[split.train], data.y[split.train])
-    y_test = data.y[split.test]
-    scores = model.predict_proba(data.X[split.test])
-    ci = bootstrap_macro_auc(y_test, scores, n_bootstraps=n_bootstraps,
-                             random_state=random_state)
+    split_list = _check_cv(data, splits, cv)
+    baselines = _baseline_per_split(baseline, len(split_list))
     name = "ridge (RidgeClassifierCV)" if classifier == "ridge" else "logistic (C=0.1)"
-    row = dict(model="MiniRocket", pretraining="none (random kernels)", regime="supervised",
-               protocol=f"MiniRocket features + {classifier}"
-                        + (f", delta vs {baseline_name}" if baseline is not None else ""),
-               recipe=f"{model.transformer_.n_kernels} MiniRocket kernels (aeon), "
-                      f"standardised features, {name}",
-               n_train=len(split.train), n_seeds=1,
-               valid_auc=macro_auc(data.y[split.valid],
-                                   model.predict_proba(data.X[split.valid])),
-               test_auc=float(ci.point), test_auc_std=0.0, test_auc_low=float(ci.low),
-               test_auc_high=float(ci.high))
-    if baseline is not None:
-        baseline_scores = (baseline.predict_proba(data.X[split.test])
-                           if hasattr(baseline, "predict_proba") else np.asarray(baseline))
-        diff = bootstrap_macro_auc_difference(y_test, scores, baseline_scores,
-                                              n_bootstraps=n_bootstraps,
-                                              random_state=random_state)
-        row.update(baseline=float(diff.auc_b), delta=float(diff.delta),
-                   delta_low=float(diff.low), delta_high=float(diff.high))
+    runs = _Runs(model="MiniRocket", pretraining="none (random kernels)", regime="supervised",
+                 protocol=f"MiniRocket features + {classifier}"
+                          + (f", delta vs {baseline_name}" if baseline is not None else ""))
+    compared = _Runs() if baseline is not None else None
+    fit_time, n_used = 0.0, None
+    for i, split in enumerate(split_list):
+        model = MiniRocketClassifier(n_kernels=n_kernels, classifier=classifier, n_jobs=n_jobs,
+                                     random_state=random_state)
+        model.fit(data.X[split.train], data.y[split.train])
+        fit_time, n_used = fit_time + model.fit_time_, model.transformer_.n_kernels
+        info = Bunch(n_train=len(split.train),
+                     valid_auc=macro_auc(data.y[split.valid],
+                                         model.predict_proba(data.X[split.valid])))
+        runs.add(0, split.test, model.predict_proba(data.X[split.test]), info)
+        if compared is not None:
+            other = baselines[i]
+            scores = (other.predict_proba(data.X[split.test])
+                      if hasattr(other, "predict_proba") else np.asarray(other))
+            if scores.shape != (len(split.test), data.y.shape[1]):
+                raise ValueError(f"baseline scores of split {i} have shape {scores.shape}; "
+                                 f"expected ({len(split.test)}, {data.y.shape[1]}): one row per "
+                                 "test record, one column per label.")
+            compared.add(0, split.test, scores, info)
+    row = runs.row(data.y, n_bootstraps, random_state, baseline=compared)
+    row["recipe"] = f"{n_used} MiniRocket kernels (aeon), standardised features, {name}"
     table = pd.DataFrame([row], columns=TABLE_COLUMNS)
-    table["fit_time"] = model.fit_time_
+    table["fit_time"] = fit_time
     return table
+
+
+def _baseline_per_split(baseline, n_splits: int) -> list:
+    """``baseline`` as one entry per split (a list given, or one model/array for one split)."""
+    if baseline is None:
+        return [None] * n_splits
+    if isinstance(baseline, (list, tuple)):
+        if len(baseline) != n_splits:
+            raise ValueError(f"baseline holds {len(baseline)} entries for {n_splits} splits; "
+                             "expected one fitted model or score array per split.")
+        return list(baseline)
+    if n_splits != 1:
+        raise ValueError(f"with {n_splits} splits, baseline must be a list of one fitted model "
+                         "or score array per split.")
+    return [baseline]

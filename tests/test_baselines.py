@@ -17,7 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skecg.baselines import MiniRocketClassifier, aeon_available, minirocket_evaluation
-from skecg.datasets import make_synthetic_ecg, ptbxl_split
+from skecg.datasets import fold_rotation, make_synthetic_ecg, ptbxl_split
 from skecg.evaluation import TABLE_COLUMNS
 from skecg.metrics import bootstrap_macro_auc_difference, macro_auc
 from skecg.preprocessing import LeadStandardizer
@@ -134,3 +134,38 @@ def test_evaluation_row_with_paired_delta(data):
     assert (row["delta_low"], row["delta_high"]) == pytest.approx((expected.low, expected.high))
     assert row["baseline"] == pytest.approx(expected.auc_b)
     assert row["fit_time"] > 0
+
+
+@requires_aeon
+def test_cross_validated_row_pools_the_test_scores_of_every_split(data):
+    cv = fold_rotation(data.meta, n_splits=5)
+    rng = np.random.default_rng(1)
+    baselines = [rng.random((len(s.test), data.y.shape[1])) for s in cv]
+    table = minirocket_evaluation(data, cv=cv, baseline=baselines, n_kernels=N_KERNELS,
+                                  n_bootstraps=200)
+    row = table.iloc[0]
+    tested = np.concatenate([s.test for s in cv])
+    assert row["n_splits"] == 5 and row["n_test"] == len(tested) == len(np.unique(tested))
+
+    # the pooled AUC by hand: one MiniRocket per split, test scores put in record order
+    scores = np.zeros_like(data.y, dtype=float)
+    reference = np.zeros_like(scores)
+    for split, base in zip(cv, baselines, strict=True):
+        model = MiniRocketClassifier(n_kernels=N_KERNELS, random_state=0)
+        model.fit(data.X[split.train], data.y[split.train])
+        scores[split.test] = model.predict_proba(data.X[split.test])
+        reference[split.test] = base
+    order = np.sort(tested)
+    assert row["test_auc"] == pytest.approx(macro_auc(data.y[order], scores[order]))
+    expected = bootstrap_macro_auc_difference(data.y[order], scores[order], reference[order],
+                                              n_bootstraps=200, random_state=0)
+    assert row["delta"] == pytest.approx(expected.delta)
+    assert row["test_auc_low"] <= row["test_auc"] <= row["test_auc_high"]
+
+
+def test_cross_validated_baseline_needs_one_entry_per_split(data):
+    cv = fold_rotation(data.meta, n_splits=5)
+    with pytest.raises(ValueError, match="5 splits"):
+        minirocket_evaluation(data, cv=cv, baseline=np.zeros((10, 3)), n_kernels=N_KERNELS)
+    with pytest.raises(ValueError, match="2 entries for 5 splits"):
+        minirocket_evaluation(data, cv=cv, baseline=[None, None], n_kernels=N_KERNELS)
