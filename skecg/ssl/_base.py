@@ -119,8 +119,14 @@ class BaseSSLEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         raise NotImplementedError
 
     # ------------------------------------------------------------------ fitting
+    # contrastive methods score each record against the other records of its batch
+    _negatives_from_batch = False
+
     def _check_params(self) -> None:
         self._validate_params()
+        if self._negatives_from_batch and self.batch_size < 2:
+            raise ValueError(f"{type(self).__name__} needs batch_size >= 2: the other records "
+                             f"of a batch are its negatives; got batch_size={self.batch_size}.")
 
     def _make_net(self, n_records: int, n_leads: int, device: str, seed: int,
                   resume_from: dict | None = None, run_dir: Path | None = None,

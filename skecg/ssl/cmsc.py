@@ -83,6 +83,7 @@ class CMSCEncoder(LeadNamesMixin, BaseSSLEncoder):
     record (``fit`` has no patient ids), and the backbone is skecg's (xresnet1d50 by default).
     """
 
+    _negatives_from_batch = True
     _parameter_constraints: dict = {
         **BaseSSLEncoder._parameter_constraints,
         "backbone": [StrOptions(set(BACKBONES))],

@@ -52,6 +52,7 @@ class SimCLREncoder(ViewEncoderBase):
     lr 2.29e-3, weight decay 1e-5, 10 warm-up epochs then cosine, 2000 epochs.
     """
 
+    _negatives_from_batch = True
     _parameter_constraints: dict = {
         **ViewEncoderBase._parameter_constraints, "temperature": POSITIVE_FLOAT,
     }

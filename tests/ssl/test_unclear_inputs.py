@@ -206,3 +206,16 @@ def test_load_validates_stored_parameters_and_names_the_file(fitted, tmp_path, e
     with pytest.raises(ValueError, match=expected) as info:
         BaseSSLEncoder.load(path)
     assert str(path) in _one_line(info)
+
+
+# --------------------------------------------------------- a batch without negatives
+@pytest.mark.parametrize("name", ["SimCLREncoder", "CMSCEncoder"])
+def test_contrastive_encoders_refuse_a_batch_of_one_record(ecg, name):
+    from skecg import ssl
+
+    cls = getattr(ssl, name)
+    with pytest.raises(ValueError, match="needs batch_size >= 2: the other records") as info:
+        cls(batch_size=1, max_epochs=1).fit(ecg)
+    assert name in _one_line(info)
+    for ok in (BaseSSLEncoder, ssl.BYOLEncoder, ssl.STMEMEncoder):  # no negatives needed
+        assert not ok._negatives_from_batch
