@@ -4,6 +4,8 @@ Run from the repository root::
 
     python benchmarks/paper_table.py --preset cpu [--data ../shared/data/ptb-xl] [--methods ...]
     python benchmarks/paper_table.py --merge PART.csv [PART.csv ...]   # combine parallel runs
+    python benchmarks/paper_table.py --methods cmsc --recipe batch_size=32  # recipe overrides
+    ~/skecg-baselines/bin/python benchmarks/paper_table.py --methods minirocket  # aeon's env
     python benchmarks/paper_table.py --preset paper --data /path/to/full/ptb-xl --device cuda
 
 PTB-XL's ten stratified folds are rotated (``skecg.datasets.fold_rotation``, ``--n-splits``):
