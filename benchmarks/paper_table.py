@@ -222,8 +222,8 @@ def merge(parts: list[str], stem: Path, task: str, leave_out=()) -> None:
         table = table.drop(rows.index)
     order = {m: i for i, m in enumerate(dict.fromkeys(pd.concat(tables)["model"]))}
     protocols = ["paper", "probe", "finetune", "supervised"]
-    rank = table["protocol"].map(lambda p: next(i for i, k in enumerate(protocols)
-                                                if p.startswith(k)))
+    rank = table["protocol"].map(lambda p: next((i for i, k in enumerate(protocols)
+                                                 if p.startswith(k)), len(protocols)))
     table = table.assign(_m=table["model"].map(order), _p=rank).sort_values(
         ["_m", "_p"], kind="stable").drop(columns=["_m", "_p"]).reset_index(drop=True)
     note = (f"{len(parts)} runs of benchmarks/paper_table.py (each with OMP_NUM_THREADS=1, "
