@@ -248,7 +248,7 @@ def minirocket_evaluation(
     from .metrics import macro_auc
 
     split_list = _check_cv(data, splits, cv)
-    baselines = _baseline_per_split(baseline, len(split_list))
+    baselines = _baseline_per_split(baseline, split_list, data.y.shape[1])
     name = "ridge (RidgeClassifierCV)" if classifier == "ridge" else "logistic (C=0.1)"
     runs = _Runs(model="MiniRocket", pretraining="none (random kernels)", regime="supervised",
                  protocol=f"MiniRocket features + {classifier}"
@@ -267,11 +267,7 @@ def minirocket_evaluation(
         if compared is not None:
             other = baselines[i]
             scores = (other.predict_proba(data.X[split.test])
-                      if hasattr(other, "predict_proba") else np.asarray(other))
-            if scores.shape != (len(split.test), data.y.shape[1]):
-                raise ValueError(f"baseline scores of split {i} have shape {scores.shape}; "
-                                 f"expected ({len(split.test)}, {data.y.shape[1]}): one row per "
-                                 "test record, one column per label.")
+                      if hasattr(other, "predict_proba") else other)
             compared.add(0, split.test, scores, info)
     row = runs.row(data.y, n_bootstraps, random_state, baseline=compared)
     row["recipe"] = f"{n_used} MiniRocket kernels (aeon), standardised features, {name}"
@@ -280,16 +276,27 @@ def minirocket_evaluation(
     return table
 
 
-def _baseline_per_split(baseline, n_splits: int) -> list:
-    """``baseline`` as one entry per split (a list given, or one model/array for one split)."""
+def _baseline_per_split(baseline, split_list: list, n_labels: int) -> list:
+    """``baseline`` as one entry per split, score arrays checked before anything is fitted."""
+    n_splits = len(split_list)
     if baseline is None:
         return [None] * n_splits
     if isinstance(baseline, (list, tuple)):
         if len(baseline) != n_splits:
             raise ValueError(f"baseline holds {len(baseline)} entries for {n_splits} splits; "
                              "expected one fitted model or score array per split.")
-        return list(baseline)
-    if n_splits != 1:
+        entries = list(baseline)
+    elif n_splits != 1:
         raise ValueError(f"with {n_splits} splits, baseline must be a list of one fitted model "
                          "or score array per split.")
-    return [baseline]
+    else:
+        entries = [baseline]
+    for i, (entry, split) in enumerate(zip(entries, split_list, strict=True)):
+        if hasattr(entry, "predict_proba"):
+            continue
+        entries[i] = np.asarray(entry)
+        if entries[i].shape != (len(split.test), n_labels):
+            raise ValueError(f"baseline scores of split {i} have shape {entries[i].shape}; "
+                             f"expected ({len(split.test)}, {n_labels}): one row per test "
+                             "record, one column per label.")
+    return entries

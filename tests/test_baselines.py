@@ -169,3 +169,12 @@ def test_cross_validated_baseline_needs_one_entry_per_split(data):
         minirocket_evaluation(data, cv=cv, baseline=np.zeros((10, 3)), n_kernels=N_KERNELS)
     with pytest.raises(ValueError, match="2 entries for 5 splits"):
         minirocket_evaluation(data, cv=cv, baseline=[None, None], n_kernels=N_KERNELS)
+
+
+def test_wrong_baseline_scores_are_refused_before_any_fit(data, monkeypatch):
+    fits = []
+    monkeypatch.setattr(MiniRocketClassifier, "fit", lambda self, *a: fits.append(1))
+    split = ptbxl_split(data.meta)
+    with pytest.raises(ValueError, match=r"baseline scores of split 0 have shape \(3, 3\)"):
+        minirocket_evaluation(data, splits=split, baseline=np.zeros((3, 3)), n_kernels=N_KERNELS)
+    assert fits == []
